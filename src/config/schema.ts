@@ -1,0 +1,231 @@
+/**
+ * The agent configuration (`/etc/hoist/agent.yaml`, DESIGN §5) as a zod schema.
+ *
+ * Objects are strict so a misspelt key is an error rather than a silently ignored setting.
+ * Defaults are written as they would be in YAML (`prefault('10s')`) so the generated reference
+ * shows them the way an operator types them. Every field has a description: docs/configuration.md
+ * is generated from them (`reference.ts`).
+ */
+import { z } from 'zod';
+import { appTrustSchema, trustBlockSchema } from '../trust/schema.ts';
+import { zDuration, zSize } from '../util/zod-units.ts';
+import {
+  HOST_ID_RE,
+  zAbsolutePath,
+  zCron,
+  zPoll,
+  zHostPort,
+  zHttpUrl,
+  zName,
+  zRelativePath,
+} from './fields.ts';
+
+const s3SourceSchema = z.strictObject({
+  bucket: z.string().min(1).describe('Bucket holding artifacts, channels, pins, history and status.'),
+  prefix: z.string().default('').describe('Key prefix inside the bucket, e.g. "hoist/". Empty for none.'),
+  poll: zPoll
+    .default('*/30 * * * * *')
+    .describe('node-cron expression of the S3 poll (6 fields = with seconds), or "off" to rely on SQS alone (one catch-up read at start). Each poll of an unchanged channel costs one 304.'),
+  jitter: zDuration
+    .prefault('10s')
+    .describe('Random delay added to each poll so a fleet does not poll in lockstep.'),
+});
+
+const sqsSourceSchema = z.strictObject({
+  queueUrl: zHttpUrl.describe('URL of this host\'s SQS queue (subscribed to the SNS topic or S3 events).'),
+  waitSeconds: z.int().min(1).max(20).default(20).describe('Long-poll wait of each ReceiveMessage, 1–20 seconds.'),
+  visibilityTimeout: zDuration
+    .prefault('5m')
+    .describe('How long a received message stays hidden; extended while a deploy works on it.'),
+});
+
+// The bucket is always needed (artifacts and status reports live there), so source.s3 is required
+// even when SQS carries the notifications; `poll: off` turns the polling itself off.
+const sourceSchema = z.strictObject({
+  s3: s3SourceSchema.describe('The bucket (artifacts, channels, pins, status), and its poll: set poll: "off" to rely on SQS alone.'),
+  sqs: sqsSourceSchema.optional().describe('Long-poll an SQS queue for hints (envelopes, SNS or S3 event notifications).'),
+});
+
+function hookSchema(defaultTimeout: string, what: string) {
+  return z.strictObject({
+    run: z.string().min(1).describe(`Shell command of the ${what}.`),
+    timeout: zDuration
+      .prefault(defaultTimeout)
+      .describe(`Time after which the ${what}'s process group is killed and the deploy fails.`),
+  });
+}
+
+const hooksSchema = z.strictObject({
+  preActivate: hookSchema('10m', 'hook')
+    .optional()
+    .describe('Runs in the new release dir before the flip; a failure aborts the deploy and the current release keeps serving.'),
+  postActivate: hookSchema('10m', 'hook')
+    .optional()
+    .describe('Runs in the new release dir after the flip and the restart.'),
+});
+
+const httpProbeSchema = z.strictObject({
+  url: zHttpUrl.describe('URL probed with GET.'),
+  expectStatus: z.int().min(100).max(599).default(200).describe('HTTP status a healthy answer has.'),
+  bodyIncludes: z.string().min(1).optional().describe('Text a healthy answer\'s body contains.'),
+});
+
+const PROBE_KINDS = ['http', 'tcp', 'command'] as const;
+
+const healthSchema = z
+  .strictObject({
+    http: httpProbeSchema.optional().describe('Probe: an HTTP GET.'),
+    tcp: zHostPort.optional().describe('Probe: a TCP connect to "host:port".'),
+    command: z.string().min(1).optional().describe('Probe: a shell command run in the release dir; exit 0 is healthy.'),
+    timeout: zDuration.prefault('2s').describe('Timeout of one probe.'),
+    interval: zDuration.prefault('2s').describe('Time between probes.'),
+    startPeriod: zDuration.prefault('60s').describe('How long the new release may take to become healthy.'),
+    successThreshold: z.int().min(1).default(3).describe('Consecutive successful probes that make the release healthy.'),
+    bake: zDuration
+      .prefault('0s')
+      .describe('How long to keep probing after it became healthy; a failure inside bake still rolls back.'),
+  })
+  .superRefine((health: unknown, ctx) => {
+    // Runs even when other health fields failed; a missing health block is reported on its own.
+    if (!isObject(health)) return;
+    const kinds = PROBE_KINDS.filter((kind) => health[kind] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          kinds.length === 0
+            ? 'set exactly one probe: http, tcp or command'
+            : `set exactly one probe: http, tcp or command (found ${kinds.join(' and ')})`,
+      });
+    }
+  }, { when: () => true });
+
+const appSchema = z.strictObject({
+  name: zName.describe('App name, as in the manifests and S3 keys.'),
+  env: zName.describe('Environment name, as in the manifests and S3 keys.'),
+  root: zAbsolutePath.describe('App directory: releases/<version>-<sha256[0..12]>/, current -> releases/…, shared/.'),
+  keep: z.int().min(2).default(5).describe('Releases kept on disk; current and previous are never removed.'),
+  user: z.string().min(1).optional().describe('Owner of the unpacked files; hooks and the health command run as this user.'),
+  group: z.string().min(1).optional().describe('Group of the unpacked files; defaults to the user\'s primary group.'),
+  shared: z
+    .array(zRelativePath)
+    .default([])
+    .describe('Paths under root/shared/ symlinked into every release (logs, uploads).'),
+  allowSymlinks: z
+    .boolean()
+    .default(false)
+    .describe('Allow relative symlinks in the artifact that stay inside the release.'),
+  hooks: hooksSchema.optional().describe('Commands run around the flip, with cwd = the new release dir and HOIST_* env vars.'),
+  restart: hookSchema('2m', 'restart command')
+    .optional()
+    .describe('Restarts the app after the flip (and after a rollback), e.g. "systemctl restart web".'),
+  health: healthSchema.describe('How to tell the new release is healthy; exactly one of http, tcp or command.'),
+  window: zCron.optional().describe('node-cron expression: activate new releases only while it matches, e.g. "* 2-4 * * 1-5".'),
+  trust: appTrustSchema.optional().describe('Per-app trust override: its roles (and extra keys) replace the global ones for this app.'),
+});
+
+const limitsSchema = z.strictObject({
+  manifestBytes: zSize.prefault('64KiB').describe('Largest envelope accepted.'),
+  artifactBytes: zSize.prefault('4GiB').describe('Largest artifact downloaded.'),
+  unpackedBytes: zSize.prefault('16GiB').describe('Largest total size of an unpacked release.'),
+  entries: z.int().min(1).default(500_000).describe('Most entries in an archive.'),
+  maxDepth: z.int().min(1).default(64).describe('Deepest directory nesting in an archive.'),
+  maxDecompressionRatio: z
+    .number()
+    .positive()
+    .default(200)
+    .describe('Largest ratio of unpacked bytes to artifact bytes (zip-bomb guard).'),
+});
+
+const reportSchema = z.strictObject({
+  s3: z.boolean().default(true).describe('Write status/<app>/<env>/<host-id>.json after every change.'),
+});
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const logSchema = z.strictObject({
+  level: z.enum(LOG_LEVELS).default('info').describe('pino log level. Logs are JSON lines on stdout (pretty on a TTY).'),
+});
+
+export const agentConfigSchema = z
+  .strictObject({
+    hostId: z
+      .string()
+      .refine((id) => id === 'auto' || HOST_ID_RE.test(id), 'expected "auto" or 1–128 characters of letters, digits, ".", "_" or "-"')
+      .default('auto')
+      .describe('"auto": the EC2 instance id (IMDSv2), else the hostname. Or a literal id.'),
+    region: z.string().min(1).optional().describe('AWS region; default: the SDK\'s (AWS_REGION, profile, IMDS).'),
+    endpoint: zHttpUrl
+      .nullable()
+      .optional()
+      .describe('S3/SQS endpoint override for S3-compatible stores and local emulators; null for AWS.'),
+    stateDir: zAbsolutePath.default('/var/lib/hoist').describe('Agent state, lock and download cache.'),
+    source: sourceSchema.describe('Where the agent learns of new manifests: s3, sqs, or both.'),
+    apps: z.array(appSchema).min(1, 'configure at least one app').describe('The apps this host runs.'),
+    limits: limitsSchema.prefault({}).describe('Caps that protect the host from hostile or broken artifacts.'),
+    report: reportSchema.prefault({}).describe('Status reporting.'),
+    log: logSchema.prefault({}).describe('Logging.'),
+    trust: trustBlockSchema.describe('Trust policy: the keys and how many must sign each kind of manifest. Required: without one the agent refuses to start.'),
+  })
+  .superRefine(checkCrossReferences, { when: () => true });
+
+export type AgentConfig = z.output<typeof agentConfigSchema>;
+export type AppConfig = AgentConfig['apps'][number];
+export type HealthConfig = AppConfig['health'];
+export type HookConfig = NonNullable<AppConfig['restart']>;
+export type LimitsConfig = AgentConfig['limits'];
+export type SourceConfig = AgentConfig['source'];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * Checks that span fields: unique (name, env) and roots, and role keys that name a known key.
+ * It runs even when other fields failed (so every problem is reported at once), hence the
+ * defensive look at each value.
+ */
+function checkCrossReferences(config: unknown, ctx: z.RefinementCtx): void {
+  if (!isObject(config)) return;
+  const globalKeys = keyNames(isObject(config.trust) ? config.trust.keys : undefined);
+  const apps = Array.isArray(config.apps) ? (config.apps as unknown[]) : [];
+  const seenApps = new Map<string, number>();
+  const seenRoots = new Map<string, number>();
+  apps.forEach((app, index) => {
+    if (!isObject(app)) return;
+    if (typeof app.name === 'string' && typeof app.env === 'string') {
+      const id = `${app.name}/${app.env}`;
+      const first = seenApps.get(id);
+      if (first === undefined) seenApps.set(id, index);
+      else ctx.addIssue({ code: 'custom', path: ['apps', index], message: `duplicate app ${app.name} env ${app.env} (already apps[${first}])` });
+    }
+    if (typeof app.root === 'string') {
+      const root = app.root.replace(/\/+$/, '') || '/';
+      const first = seenRoots.get(root);
+      if (first === undefined) seenRoots.set(root, index);
+      else ctx.addIssue({ code: 'custom', path: ['apps', index, 'root'], message: `root ${app.root} is already used by apps[${first}]` });
+    }
+    if (isObject(app.trust)) {
+      const known = new Set([...globalKeys, ...keyNames(app.trust.keys)]);
+      checkRoleKeys(app.trust.roles, known, ['apps', index, 'trust', 'roles'], ctx);
+    }
+  });
+  if (isObject(config.trust)) checkRoleKeys(config.trust.roles, new Set(globalKeys), ['trust', 'roles'], ctx);
+}
+
+function checkRoleKeys(roles: unknown, known: Set<string>, at: PropertyKey[], ctx: z.RefinementCtx): void {
+  if (!isObject(roles)) return;
+  for (const [role, block] of Object.entries(roles)) {
+    if (!isObject(block) || !Array.isArray(block.keys)) continue;
+    (block.keys as unknown[]).forEach((name, i) => {
+      if (typeof name === 'string' && !known.has(name)) {
+        ctx.addIssue({ code: 'custom', path: [...at, role, 'keys', i], message: `unknown key "${name}": add it under trust.keys` });
+      }
+    });
+  }
+}
+
+function keyNames(keys: unknown): string[] {
+  return isObject(keys) ? Object.keys(keys) : [];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
