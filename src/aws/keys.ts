@@ -1,0 +1,83 @@
+/**
+ * The bucket layout (DESIGN §2) in one place, so no other module builds a key by hand.
+ *
+ *   <prefix>artifacts/<app>/<sha256>.<ext>
+ *   <prefix>channels/<app>/<env>.json
+ *   <prefix>pins/<app>/<env>.json
+ *   <prefix>history/<app>/<env>/<sequence>.json
+ *   <prefix>status/<app>/<env>/<host-id>.json
+ */
+import { HoistError } from '../errors.ts';
+
+export type ArtifactExt = 'tar.gz' | 'tar.zst';
+export type ManifestKind = 'release' | 'pin';
+
+export interface S3Keys {
+  readonly prefix: string;
+  channel(app: string, env: string): string;
+  pin(app: string, env: string): string;
+  history(app: string, env: string, sequence: number): string;
+  historyPrefix(app: string, env: string): string;
+  status(app: string, env: string, hostId: string): string;
+  statusPrefix(app: string, env: string): string;
+  artifact(app: string, sha256: string, ext: ArtifactExt): string;
+}
+
+/**
+ * A prefix is used as a folder: "releases" and "releases/" both mean "releases/", and "" (the
+ * default) means the bucket root.
+ */
+export function normalizePrefix(prefix: string): string {
+  return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+// A name becomes one key segment: a '/' in it would move the object into another app's folder.
+function segment(what: string, value: string): string {
+  if (value === '' || value.includes('/') || value === '.' || value === '..') {
+    throw new HoistError('HOIST_USAGE', `invalid ${what} ${JSON.stringify(value)}: it must be non-empty and contain no "/"`);
+  }
+  return value;
+}
+
+export function s3Keys(prefix: string): S3Keys {
+  const p = normalizePrefix(prefix);
+  return {
+    prefix: p,
+    channel: (app, env) => `${p}channels/${segment('app', app)}/${segment('env', env)}.json`,
+    pin: (app, env) => `${p}pins/${segment('app', app)}/${segment('env', env)}.json`,
+    history: (app, env, sequence) => {
+      if (!Number.isSafeInteger(sequence) || sequence < 0) {
+        throw new HoistError('HOIST_USAGE', `invalid sequence ${sequence}: expected a non-negative integer`);
+      }
+      return `${p}history/${segment('app', app)}/${segment('env', env)}/${sequence}.json`;
+    },
+    historyPrefix: (app, env) => `${p}history/${segment('app', app)}/${segment('env', env)}/`,
+    status: (app, env, hostId) => `${p}status/${segment('app', app)}/${segment('env', env)}/${segment('host id', hostId)}.json`,
+    statusPrefix: (app, env) => `${p}status/${segment('app', app)}/${segment('env', env)}/`,
+    artifact: (app, sha256, ext) => {
+      if (!/^[0-9a-f]{64}$/.test(sha256)) {
+        throw new HoistError('HOIST_USAGE', `invalid sha256 ${JSON.stringify(sha256)}: expected 64 lowercase hex digits`);
+      }
+      return `${p}artifacts/${segment('app', app)}/${sha256}.${ext}`;
+    },
+  };
+}
+
+export interface ManifestKey {
+  kind: ManifestKind;
+  app: string;
+  env: string;
+}
+
+const MANIFEST_KEY_RE = /^(channels|pins)\/([^/]+)\/([^/]+)\.json$/;
+
+/** Recognises a channel or pin key (as named in an S3 event); anything else is undefined. */
+export function parseManifestKey(prefix: string, key: string): ManifestKey | undefined {
+  const p = normalizePrefix(prefix);
+  if (!key.startsWith(p)) return undefined;
+  const match = MANIFEST_KEY_RE.exec(key.slice(p.length));
+  if (match === null) return undefined;
+  const [, folder, app, env] = match;
+  if (app === undefined || env === undefined || app === '.' || app === '..' || env === '.' || env === '..') return undefined;
+  return { kind: folder === 'pins' ? 'pin' : 'release', app, env };
+}
