@@ -1,0 +1,94 @@
+/** `hoist sign PAYLOAD.json --key K [--add-to ENVELOPE] [--out FILE]` */
+import type { Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { loadPrivateKey } from '../../crypto/keys.ts';
+import { addSignature, decodePayload, parseEnvelope, PAYLOAD_TYPE, serializeEnvelope, signEnvelope } from '../../dsse/envelope.ts';
+import { HoistError, toHoistError } from '../../errors.ts';
+import { parseManifest } from '../../manifest/schema.ts';
+import { readInput, writeErr, writeOut } from '../output.ts';
+
+interface SignOptions {
+  key: string;
+  addTo?: string;
+  out?: string;
+}
+
+const MAX_PAYLOAD_BYTES = 65_536;
+
+export function register(program: Command): void {
+  program
+    .command('sign')
+    .description('Sign a manifest payload into a DSSE envelope, or add a signature to an existing envelope. The payload bytes are signed exactly as they are in the file, after checking them against the manifest schema.')
+    .argument('[payload]', 'manifest JSON file ("-" for stdin); optional with --add-to, where it must equal the envelope\'s payload')
+    .requiredOption('-k, --key <file>', 'Ed25519 private key (PKCS#8 PEM, from `hoist keygen` or openssl)')
+    .option('--add-to <envelope>', 'add this key\'s signature to an existing envelope instead of making a new one')
+    .option('-o, --out <file>', 'write the envelope here instead of stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ hoist sign release.json --key ci.key --out release.dsse.json
+  $ hoist sign release.json --key alice.key --add-to release.dsse.json --out release.dsse.json
+  $ hoist sign --key bob.key --add-to release.dsse.json     # co-sign what the envelope carries`,
+    )
+    .action(async (payloadPath: string | undefined, options: SignOptions) => {
+      await sign(payloadPath, options);
+    });
+}
+
+async function sign(payloadPath: string | undefined, options: SignOptions): Promise<void> {
+  if (payloadPath === undefined && options.addTo === undefined) {
+    throw new HoistError('HOIST_USAGE', 'give the payload file to sign, or --add-to ENVELOPE to co-sign an existing envelope');
+  }
+  const key = await loadPrivateKey(options.key);
+  const payload = payloadPath === undefined ? undefined : await readInput(payloadPath, 'payload file', MAX_PAYLOAD_BYTES);
+
+  let envelope;
+  if (options.addTo === undefined) {
+    // payload is defined here: checked above.
+    envelope = signEnvelope(checkPayload(payload ?? Buffer.alloc(0), payloadPath ?? ''), key);
+  } else {
+    const existing = parseEnvelope(await readInput(options.addTo, 'envelope', MAX_PAYLOAD_BYTES * 2));
+    if (existing.payloadType !== PAYLOAD_TYPE) {
+      throw new HoistError('HOIST_PAYLOAD_TYPE', `${options.addTo} has payloadType "${existing.payloadType}", expected "${PAYLOAD_TYPE}"`);
+    }
+    const carried = decodePayload(existing);
+    if (payload !== undefined && !carried.equals(payload)) {
+      // An approver signs what they reviewed; never a different payload than the file they name.
+      throw new HoistError('HOIST_MANIFEST_MISMATCH', `${options.addTo} carries a different payload than ${payloadPath}; review the envelope's payload (\`hoist verify\`) and sign that`);
+    }
+    checkPayload(carried, options.addTo);
+    envelope = addSignature(existing, key);
+  }
+
+  const text = serializeEnvelope(envelope);
+  if (options.out === undefined) {
+    writeOut(text);
+    return;
+  }
+  try {
+    await writeFile(options.out, text);
+  } catch (cause) {
+    throw toHoistError(cause, 'HOIST_IO');
+  }
+  writeErr(`wrote ${options.out} (${envelope.signatures.length} signature${envelope.signatures.length === 1 ? '' : 's'})\n`);
+}
+
+/** Refuses to sign anything that is not a valid manifest. */
+function checkPayload(bytes: Buffer, source: string): Buffer {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (cause) {
+    throw new HoistError('HOIST_MANIFEST_INVALID', `${source} is not UTF-8 JSON; a payload is a manifest JSON object (DESIGN §3)`, { cause });
+  }
+  try {
+    parseManifest(value);
+  } catch (error) {
+    if (error instanceof HoistError) {
+      throw new HoistError(error.code, `refusing to sign ${source}: ${error.message}`, { cause: error, ...(error.details === undefined ? {} : { details: error.details }) });
+    }
+    throw error;
+  }
+  return bytes;
+}

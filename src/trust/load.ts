@@ -1,0 +1,76 @@
+/**
+ * Reads a `--trust FILE`: YAML or JSON shaped like the `trust:` block, or a whole agent config
+ * whose `trust:` block (and `apps[].trust` overrides) is used.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { HoistError } from '../errors.ts';
+import { formatPath } from '../util/zod-units.ts';
+import { resolveTrustPolicy, type TrustPolicy } from './policy.ts';
+import { appTrustSchema, trustBlockSchema, type AppTrustBlock } from './schema.ts';
+
+export async function loadTrustFile(path: string): Promise<TrustPolicy> {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new HoistError('HOIST_CONFIG_READ', `cannot read trust file ${file}: ${(cause as Error).message}`, { cause, details: { path: file } });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (cause) {
+    throw new HoistError('HOIST_CONFIG_READ', `trust file ${file} is not valid YAML or JSON: ${(cause as Error).message}`, { cause, details: { path: file } });
+  }
+
+  // An agent config is recognised by its top-level `trust:` key.
+  const agentConfig = isRecord(doc) && 'trust' in doc ? doc : undefined;
+  const base: PropertyKey[] = agentConfig ? ['trust'] : [];
+  const issues: string[] = [];
+  const block = trustBlockSchema.safeParse(agentConfig ? agentConfig.trust : doc);
+  if (!block.success) issues.push(...prefixed(block.error, base));
+
+  const apps: Record<string, AppTrustBlock> = {};
+  const appPaths: Record<string, PropertyKey[]> = {};
+  if (agentConfig && Array.isArray(agentConfig.apps)) {
+    for (const [i, app] of (agentConfig.apps as unknown[]).entries()) {
+      if (!isRecord(app) || app.trust === undefined) continue;
+      const path = ['apps', i, 'trust'];
+      if (typeof app.name !== 'string') {
+        issues.push(`${formatPath(['apps', i, 'name'])}: an app with a trust override needs a name`);
+        continue;
+      }
+      const parsed = appTrustSchema.safeParse(app.trust);
+      if (!parsed.success) {
+        issues.push(...prefixed(parsed.error, path));
+        continue;
+      }
+      apps[app.name] = parsed.data;
+      appPaths[app.name] = path;
+    }
+  }
+  if (!block.success || issues.length > 0) {
+    throw new HoistError('HOIST_CONFIG_INVALID', `trust file ${file} is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}); fix each path listed`, {
+      details: { path: file, issues },
+    });
+  }
+  try {
+    return await resolveTrustPolicy(block.data, { baseDir: dirname(file), apps, path: base, appPaths });
+  } catch (error) {
+    if (error instanceof HoistError && error.code === 'HOIST_CONFIG_INVALID') {
+      throw new HoistError('HOIST_CONFIG_INVALID', `trust file ${file}: ${error.message}`, { cause: error, details: { path: file, ...error.details } });
+    }
+    throw error;
+  }
+}
+
+function prefixed(error: z.ZodError, base: PropertyKey[]): string[] {
+  return error.issues.map((issue) => `${formatPath([...base, ...issue.path])}: ${issue.message}`);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,154 @@
+/**
+ * Resolves a validated `trust:` block into the policy verification uses: key files loaded and
+ * turned into key ids, roles checked against the keys they name. Every problem is collected and
+ * reported at once, each with its path.
+ */
+import type { KeyObject } from 'node:crypto';
+import { HoistError, isHoistError } from '../errors.ts';
+import { keyIdOf, loadPublicKey } from '../crypto/keys.ts';
+import { formatPath } from '../util/zod-units.ts';
+import { ROLES, type AppTrustBlock, type Role, type RoleBlock, type TrustBlock } from './schema.ts';
+
+export interface TrustedKey {
+  keyId: string;
+  publicKey: KeyObject;
+}
+
+export interface RolePolicy {
+  /** Distinct key ids trusted for the role. */
+  keyIds: Set<string>;
+  /** Key names as written in the config, for messages. */
+  names: string[];
+  threshold: number;
+}
+
+export type RolePolicies = { [R in Role]?: RolePolicy };
+
+export interface TrustPolicy {
+  /** name → key */
+  keys: Map<string, TrustedKey>;
+  roles: RolePolicies;
+  /** app name → role overrides; a role missing here falls back to `roles`. */
+  apps: Map<string, RolePolicies>;
+  maxValidityMs?: number;
+  clockSkewMs: number;
+}
+
+export interface ResolveTrustOptions {
+  /** Directory that relative key paths are resolved against (the config file's directory). */
+  baseDir: string;
+  /** Per-app overrides keyed by app name. */
+  apps?: Record<string, AppTrustBlock>;
+  /** Where the block sits in its file, for issue paths (default `['trust']`). */
+  path?: PropertyKey[];
+  /** Where each app's override sits, for issue paths (default `['apps', name, 'trust']`). */
+  appPaths?: Record<string, PropertyKey[]>;
+}
+
+export async function resolveTrustPolicy(block: TrustBlock, options: ResolveTrustOptions): Promise<TrustPolicy> {
+  const issues: string[] = [];
+  const at = (path: PropertyKey[]): string => formatPath(path);
+  const base = options.path ?? ['trust'];
+  const keys = new Map<string, TrustedKey>();
+
+  await loadKeys(block.keys, [...base, 'keys'], options.baseDir, keys, issues);
+  const roles = resolveRoles(block.roles, [...base, 'roles'], keys, issues);
+  if (ROLES.every((role) => block.roles[role] === undefined)) {
+    issues.push(`${at([...base, 'roles'])}: define at least one role (release or pin)`);
+  }
+
+  const apps = new Map<string, RolePolicies>();
+  for (const [app, override] of Object.entries(options.apps ?? {})) {
+    const appBase = options.appPaths?.[app] ?? ['apps', app, 'trust'];
+    if (override.keys !== undefined) await loadKeys(override.keys, [...appBase, 'keys'], options.baseDir, keys, issues);
+    apps.set(app, resolveRoles(override.roles, [...appBase, 'roles'], keys, issues));
+  }
+
+  if (issues.length > 0) {
+    throw new HoistError('HOIST_CONFIG_INVALID', `the trust policy is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}); fix each path listed`, {
+      details: { issues },
+    });
+  }
+  const policy: TrustPolicy = { keys, roles, apps, clockSkewMs: block.clockSkew };
+  if (block.maxValidity !== undefined) policy.maxValidityMs = block.maxValidity;
+  return policy;
+}
+
+async function loadKeys(
+  entries: Record<string, string>,
+  path: PropertyKey[],
+  baseDir: string,
+  into: Map<string, TrustedKey>,
+  issues: string[],
+): Promise<void> {
+  for (const [name, pathOrPem] of Object.entries(entries)) {
+    try {
+      const publicKey = await loadPublicKey(pathOrPem, baseDir);
+      const keyId = keyIdOf(publicKey);
+      const existing = into.get(name);
+      // App overrides share the key namespace; the same name must mean the same key.
+      if (existing !== undefined && existing.keyId !== keyId) {
+        issues.push(`${formatPath([...path, name])}: key name "${name}" is already used for a different key`);
+        continue;
+      }
+      into.set(name, { keyId, publicKey });
+    } catch (error) {
+      if (!isHoistError(error)) throw error;
+      issues.push(`${formatPath([...path, name])}: ${error.message}`);
+    }
+  }
+}
+
+function resolveRoles(
+  blocks: { [R in Role]?: RoleBlock | undefined },
+  path: PropertyKey[],
+  keys: Map<string, TrustedKey>,
+  issues: string[],
+): RolePolicies {
+  const out: RolePolicies = {};
+  for (const role of ROLES) {
+    const block = blocks[role];
+    if (block === undefined) continue;
+    const keyIds = new Set<string>();
+    let complete = true;
+    for (const [i, name] of block.keys.entries()) {
+      const key = keys.get(name);
+      if (key === undefined) {
+        complete = false;
+        issues.push(`${formatPath([...path, role, 'keys', i])}: unknown key "${name}"; add it under keys or fix the name`);
+      } else {
+        keyIds.add(key.keyId);
+      }
+    }
+    // Only meaningful once every name resolved; otherwise the unknown-key issue says it all.
+    if (complete && block.threshold > keyIds.size) {
+      issues.push(
+        `${formatPath([...path, role, 'threshold'])}: threshold ${block.threshold} is more than the ${keyIds.size} distinct key${keyIds.size === 1 ? '' : 's'} of the role; it could never be met`,
+      );
+    }
+    out[role] = { keyIds, names: [...block.keys], threshold: block.threshold };
+  }
+  return out;
+}
+
+/** The role policy for an app: its override when it has one, else the global role. */
+export function rolePolicy(policy: TrustPolicy, app: string | undefined, role: Role): RolePolicy | undefined {
+  const override = app === undefined ? undefined : policy.apps.get(app)?.[role];
+  return override ?? policy.roles[role];
+}
+
+/** The trusted key for a key id, if any. */
+export function keyById(policy: TrustPolicy, keyId: string): TrustedKey | undefined {
+  for (const key of policy.keys.values()) if (key.keyId === keyId) return key;
+  return undefined;
+}
+
+/** Human names for key ids (all names a key has, joined by '/'); unknown ids as a short prefix. */
+export function signerNames(policy: TrustPolicy, keyIds: Iterable<string>): string[] {
+  const out: string[] = [];
+  for (const id of keyIds) {
+    const names = [...policy.keys].filter(([, key]) => key.keyId === id).map(([name]) => name);
+    out.push(names.length > 0 ? names.join('/') : `${id.slice(0, 12)}…`);
+  }
+  return out;
+}

@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HoistError } from '../../src/errors.ts';
+import { keyById, resolveTrustPolicy, rolePolicy, signerNames } from '../../src/trust/policy.ts';
+import { trustBlockSchema } from '../../src/trust/schema.ts';
+import { makeKey, policyFor } from './fixtures.ts';
+
+const ci = makeKey('ci');
+const alice = makeKey('alice');
+
+test('resolves key names to key ids, roles to key id sets, durations to ms', async () => {
+  const policy = await policyFor([ci, alice], { release: { keys: ['ci', 'alice'], threshold: 2 }, pin: { keys: ['alice'] } }, { maxValidity: '90d', clockSkew: '1m' });
+  assert.equal(policy.keys.get('ci')?.keyId, ci.keyId);
+  assert.deepEqual([...(policy.roles.release?.keyIds ?? [])], [ci.keyId, alice.keyId]);
+  assert.equal(policy.roles.release?.threshold, 2);
+  assert.equal(policy.roles.pin?.threshold, 1);
+  assert.equal(policy.maxValidityMs, 90 * 86_400_000);
+  assert.equal(policy.clockSkewMs, 60_000);
+  assert.equal(keyById(policy, alice.keyId)?.keyId, alice.keyId);
+  assert.equal(keyById(policy, 'nope'), undefined);
+});
+
+test('clockSkew defaults to 5 minutes and maxValidity is absent when not set', async () => {
+  const policy = await policyFor([ci], { release: { keys: ['ci'] } });
+  assert.equal(policy.clockSkewMs, 300_000);
+  assert.equal('maxValidityMs' in policy, false);
+});
+
+test('every problem is reported at once, with its path', async () => {
+  const block = trustBlockSchema.parse({
+    keys: { ci: ci.publicPem, broken: '/nonexistent/broken.pub' },
+    roles: { release: { keys: ['ci', 'ghost'], threshold: 1 }, pin: { keys: ['ci', 'ci'], threshold: 2 } },
+  });
+  await assert.rejects(resolveTrustPolicy(block, { baseDir: '.' }), (error: unknown) => {
+    assert.ok(error instanceof HoistError);
+    assert.equal(error.code, 'HOIST_CONFIG_INVALID');
+    const issues = error.details?.issues as string[];
+    assert.equal(issues.length, 3, JSON.stringify(issues));
+    assert.match(issues[0] ?? '', /^trust\.keys\.broken: .*does not exist/);
+    assert.match(issues[1] ?? '', /^trust\.roles\.release\.keys\[1\]: unknown key "ghost"/);
+    // The same key twice is one distinct key: a threshold of 2 could never be met.
+    assert.match(issues[2] ?? '', /^trust\.roles\.pin\.threshold: threshold 2 is more than the 1 distinct key/);
+    return true;
+  });
+});
+
+test('a policy needs at least one role', async () => {
+  const block = trustBlockSchema.parse({ keys: { ci: ci.publicPem }, roles: {} });
+  await assert.rejects(resolveTrustPolicy(block, { baseDir: '.', path: [] }), (error: unknown) => {
+    assert.ok(error instanceof HoistError);
+    assert.deepEqual(error.details?.issues, ['roles: define at least one role (release or pin)']);
+    return true;
+  });
+});
+
+test('per-app overrides: replace a role for that app, fall back for the others', async () => {
+  const bob = makeKey('bob');
+  const policy = await resolveTrustPolicy(trustBlockSchema.parse({ keys: { ci: ci.publicPem }, roles: { release: { keys: ['ci'] }, pin: { keys: ['ci'] } } }), {
+    baseDir: '.',
+    apps: { api: { keys: { bob: bob.publicPem }, roles: { release: { keys: ['ci', 'bob'], threshold: 2 } } } },
+  });
+  assert.equal(rolePolicy(policy, 'api', 'release')?.threshold, 2);
+  assert.equal(rolePolicy(policy, 'api', 'pin')?.threshold, 1, 'pin falls back to the global role');
+  assert.equal(rolePolicy(policy, 'web', 'release')?.threshold, 1);
+  assert.equal(rolePolicy(policy, undefined, 'release')?.threshold, 1);
+  assert.deepEqual(signerNames(policy, [bob.keyId, ci.keyId, 'f'.repeat(64)]), ['bob', 'ci', `${'f'.repeat(12)}…`]);
+});
+
+test('an app override may not reuse a key name for a different key', async () => {
+  const other = makeKey('ci');
+  await assert.rejects(
+    resolveTrustPolicy(trustBlockSchema.parse({ keys: { ci: ci.publicPem }, roles: { release: { keys: ['ci'] } } }), {
+      baseDir: '.',
+      apps: { api: { keys: { ci: other.publicPem }, roles: { release: { keys: ['ci', 'nobody'], threshold: 1 } } } },
+      appPaths: { api: ['apps', 0, 'trust'] },
+    }),
+    (error: unknown) => {
+      assert.ok(error instanceof HoistError);
+      const issues = error.details?.issues as string[];
+      assert.deepEqual(
+        issues.map((i) => i.split(':')[0]),
+        ['apps[0].trust.keys.ci', 'apps[0].trust.roles.release.keys[1]'],
+      );
+      return true;
+    },
+  );
+});
+
+test('two names for the same key are one distinct key', async () => {
+  const twin = { ...ci, name: 'ci-again' };
+  const policy = await policyFor([ci, twin], { release: { keys: ['ci', 'ci-again'] } });
+  assert.equal(policy.roles.release?.keyIds.size, 1);
+  assert.deepEqual(signerNames(policy, [ci.keyId]), ['ci/ci-again']);
+});
