@@ -5,9 +5,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { renderErrorsDoc } from '../src/docs/errors-doc.ts';
+import { renderConfigReference } from '../src/config/reference.ts';
 
 export const GENERATED_DOCS: ReadonlyArray<readonly [path: string, render: () => string]> = [
   ['docs/errors.md', renderErrorsDoc],
+  ['docs/configuration.md', renderConfigReference],
 ];
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -38,6 +38,8 @@ export function buildProgram(): Command {
       // commander prefixes its messages with "error: "; print them the way every other error looks.
       outputError: (text, write) => write(`hoist: HOIST_USAGE: ${text.replace(/^error: /, '')}`),
     });
+  // Program options only before the subcommand: `hoist publish --version 1.2.3` is publish's --version.
+  program.enablePositionalOptions();
   // Settings above are inherited by subcommands created after this point.
   for (const command of COMMANDS) command.register(program);
   return program;

@@ -139,6 +139,9 @@ const limitsSchema = z.strictObject({
 
 const reportSchema = z.strictObject({
   s3: z.boolean().default(true).describe('Write status/<app>/<env>/<host-id>.json after every change.'),
+  interval: zDuration
+    .prefault('5m')
+    .describe('Also rewrite the report this often when nothing changes, so `hoist status` can flag silent hosts as stale (one PUT per app per interval).'),
 });
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -23,7 +23,8 @@ export interface AwsEnv extends AsyncDisposable {
 }
 
 export async function startAws(): Promise<AwsEnv> {
-  const server = await startFauxqs({ port: 0, host: '127.0.0.1', logger: false });
+  // `host` only names queue URLs (sqs.<region>.localhost:<port>); requests go to the loopback endpoint.
+  const server = await startFauxqs({ port: 0, host: 'localhost', logger: false });
   const endpoint = `http://127.0.0.1:${server.port}`;
   const common = { endpoint, region: TEST_REGION, credentials: TEST_CREDENTIALS } as const;
   const s3 = new S3Client({ ...common, forcePathStyle: true });

@@ -1,0 +1,519 @@
+/**
+ * The agent runtime: learns of manifests (S3 polling, SQS), verifies and accepts them, and runs one
+ * serialized reconcile per app (several apps in parallel). The deploy itself is `deploy.ts`; crash
+ * recovery is `recover.ts`. Two ways to stop: `drain()` (SIGTERM: finish or abandon at a safe point)
+ * and `abort()` (now); both idempotent.
+ */
+import { createHash } from 'node:crypto';
+import { createTask, type ScheduledTask } from 'node-cron';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { HoistError, toHoistError } from '../errors.ts';
+import type { AgentConfig } from '../config/schema.ts';
+import type { TrustPolicy } from '../trust/policy.ts';
+import { verifyEnvelope, type VerifiedManifest } from '../trust/verify.ts';
+import { s3Keys } from '../aws/keys.ts';
+import { getObjectBytes } from '../aws/object-store.ts';
+import { isRetryable } from '../aws/errors.ts';
+import { pollManifests, startS3Poller } from '../sources/s3-poller.ts';
+import { startSqsConsumer } from '../sources/sqs-consumer.ts';
+import { parseSqsBody } from '../sources/message.ts';
+import { appKey } from '../state/store.ts';
+import type { AgentState, AppState } from '../state/schema.ts';
+import { buildStatusReport, publishStatus } from '../report/status.ts';
+import { formatStatusLine, type Notifier } from '../systemd/notify.ts';
+import { resolveUser } from '../proc/run.ts';
+import { classifySequence, decide, type ManifestView } from './decide.ts';
+import { deploy, type DeployOutcome } from './deploy.ts';
+import { createStateKeeper } from './keeper.ts';
+import { recoverApp } from './recover.ts';
+import type { AppConfig, DeployEnv, Log, Owner, StateKeeper } from './types.ts';
+
+export interface AgentOptions {
+  readonly config: AgentConfig;
+  readonly policy: TrustPolicy;
+  readonly hostId: string;
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly state: AgentState;
+  readonly log: Log;
+  readonly notifier: Notifier;
+  readonly agentVersion: string;
+  readonly now?: () => Date;
+  /** Test hook: called with `app/env` and the step name after each journalled deploy step. */
+  readonly onStep?: (key: string, step: string) => void;
+}
+
+interface AppRuntime {
+  config: AppConfig;
+  key: string;
+  log: Log;
+  release: ManifestView | undefined;
+  pin: ManifestView | undefined;
+  window: ScheduledTask | undefined;
+  owner: Owner | undefined;
+  chain: Promise<unknown>;
+  /** Pre-flip failures are retried with backoff, not on every poll. */
+  retryAfter: number;
+  failures: number;
+}
+
+export interface ReconcileOutcome {
+  readonly key: string;
+  readonly outcome: DeployOutcome['outcome'] | 'none' | 'wait';
+  readonly error?: HoistError;
+}
+
+export interface ReconcileSummary {
+  readonly outcomes: readonly ReconcileOutcome[];
+}
+
+export class Agent {
+  readonly #opts: AgentOptions;
+  #config: AgentConfig;
+  #policy: TrustPolicy;
+  readonly #keeper: StateKeeper;
+  readonly #apps = new Map<string, AppRuntime>();
+  readonly #drain = new AbortController();
+  readonly #etags = new Map<string, string>();
+  readonly #reporting = new Map<string, Promise<void>>();
+  #stopSources: Array<() => Promise<void>> = [];
+  #heartbeat: NodeJS.Timeout | undefined;
+  #started = false;
+  #stopped: Promise<void> | undefined;
+  #now: () => Date;
+
+  constructor(options: AgentOptions) {
+    this.#opts = options;
+    this.#config = options.config;
+    this.#policy = options.policy;
+    this.#now = options.now ?? (() => new Date());
+    this.#keeper = createStateKeeper(options.config.stateDir, options.state, (key, app) => this.#onStateChange(key, app));
+  }
+
+  get state(): AgentState {
+    return this.#keeper.state;
+  }
+
+  get draining(): AbortSignal {
+    return this.#drain.signal;
+  }
+
+  /** Resolves app users, restores verified manifests from state and recovers interrupted deploys. */
+  async init(): Promise<void> {
+    await this.#buildApps(this.#config);
+    for (const rt of this.#apps.values()) {
+      await recoverApp({ app: rt.config, key: rt.key, env: this.#deployEnv(rt), owner: rt.owner });
+    }
+    this.#notifyStatus();
+  }
+
+  async #buildApps(config: AgentConfig): Promise<void> {
+    const old = new Map(this.#apps);
+    this.#apps.clear();
+    for (const app of config.apps) {
+      const key = appKey(app.name, app.env);
+      const previous = old.get(key);
+      void previous?.window?.destroy();
+      let owner: Owner | undefined;
+      if (app.user !== undefined) {
+        const user = await resolveUser(app.user);
+        owner = { uid: user.uid, gid: user.gid, home: user.home, name: user.name };
+        if (app.group !== undefined) owner.gid = (await resolveGroup(app.group)) ?? owner.gid;
+      }
+      const rt: AppRuntime = {
+        config: app,
+        key,
+        log: this.#opts.log.child({ app: app.name, env: app.env }),
+        release: undefined,
+        pin: undefined,
+        window: app.window === undefined ? undefined : createTask(app.window, () => undefined),
+        owner,
+        chain: previous?.chain ?? Promise.resolve(),
+        retryAfter: 0,
+        failures: 0,
+      };
+      this.#apps.set(key, rt);
+      this.#restoreManifests(rt);
+    }
+    for (const [key, rt] of old) if (!this.#apps.has(key)) void rt.window?.destroy();
+  }
+
+  /** The last verified channel and pin survive restarts; they are verified again (keys may have been revoked). */
+  #restoreManifests(rt: AppRuntime): void {
+    const saved = this.#keeper.app(rt.key).envelopes ?? {};
+    for (const kind of ['release', 'pin'] as const) {
+      const text = saved[kind];
+      if (text === undefined) continue;
+      try {
+        const v = this.#verify(text, rt, kind);
+        rt[kind] = view(v);
+      } catch (err) {
+        rt.log.warn({ kind, code: toHoistError(err).code, err: toHoistError(err).message }, `the stored ${kind} manifest no longer verifies; ignoring it`);
+      }
+    }
+  }
+
+  #verify(bytes: Uint8Array | string, rt: AppRuntime, kind?: 'release' | 'pin'): VerifiedManifest {
+    return verifyEnvelope(bytes, this.#policy, this.#now(), { app: rt.config.name, env: rt.config.env, ...(kind === undefined ? {} : { kind }) }, { maxBytes: this.#config.limits.manifestBytes });
+  }
+
+  #deployEnv(rt: AppRuntime): DeployEnv {
+    const bucket = this.#bucket();
+    return {
+      hostId: this.#opts.hostId,
+      stateDir: this.#config.stateDir,
+      s3: this.#opts.s3,
+      bucket,
+      limits: this.#config.limits,
+      keeper: this.#keeper,
+      log: rt.log,
+    };
+  }
+
+  #bucket(): string {
+    return this.#config.source.s3.bucket;
+  }
+
+  #prefix(): string {
+    return this.#config.source.s3.prefix;
+  }
+
+  /**
+   * Verifies an envelope and, when it is new, records it (high-water mark, stored envelope).
+   * Returns whether anything changed. Verification failures change nothing.
+   */
+  async accept(bytes: Uint8Array | string, hint: { app?: string; env?: string; kind?: 'release' | 'pin'; source: string }): Promise<boolean> {
+    let rt: AppRuntime | undefined;
+    if (hint.app !== undefined && hint.env !== undefined) {
+      rt = this.#apps.get(appKey(hint.app, hint.env));
+    } else {
+      rt = this.#findAppForEnvelope(bytes);
+    }
+    if (rt === undefined) {
+      this.#opts.log.info({ source: hint.source }, 'manifest for an app this host does not run; ignored');
+      return false;
+    }
+    let v: VerifiedManifest;
+    try {
+      v = this.#verify(bytes, rt, hint.kind);
+    } catch (err) {
+      const e = toHoistError(err);
+      rt.log.error({ source: hint.source, code: e.code, err: e.message, ...(e.details ?? {}) }, `rejected a manifest: ${e.message}`);
+      return false;
+    }
+    const m = v.manifest;
+    const kind = m.kind;
+    const digest = createHash('sha256').update(v.payloadBytes).digest('hex');
+    const current = this.#keeper.app(rt.key);
+    const verdict = classifySequence(current.highWater[kind], m.sequence, digest);
+    const mlog = rt.log.child({ kind, sequence: m.sequence, ...(m.version === undefined ? {} : { version: m.version }) });
+    if (verdict === 'duplicate') {
+      mlog.debug({ source: hint.source }, 'duplicate manifest; nothing to do');
+      if (rt[kind] === undefined) rt[kind] = view(v);
+      return false;
+    }
+    if (verdict === 'replay') {
+      mlog.warn({ source: hint.source, code: 'HOIST_REPLAY', highWater: current.highWater[kind]?.sequence }, `ignored a replayed ${kind} manifest (sequence ${m.sequence} is below the high-water mark)`);
+      return false;
+    }
+    if (verdict === 'conflict') {
+      const message = `a ${kind} manifest reuses sequence ${m.sequence} with different content: possible attack; ignored`;
+      mlog.error({ source: hint.source, code: 'HOIST_SEQUENCE_CONFLICT' }, message);
+      await this.#keeper.update(rt.key, (s) => ({
+        ...s,
+        lastAttempt: { ...(m.version === undefined ? {} : { version: m.version }), sequence: m.sequence, outcome: 'skipped', code: 'HOIST_SEQUENCE_CONFLICT', message, at: this.#now().toISOString() },
+      }));
+      return false;
+    }
+    const text = JSON.stringify(v.envelope);
+    await this.#keeper.update(rt.key, (s) => ({
+      ...s,
+      highWater: { ...s.highWater, [kind]: { sequence: m.sequence, digest } },
+      envelopes: { ...s.envelopes, [kind]: text },
+      ...(kind === 'pin'
+        ? { pin: { sequence: m.sequence, artifactSha256: m.artifact?.sha256 ?? null, ...(m.kind === 'pin' && m.hosts !== undefined ? { hosts: m.hosts } : {}) } }
+        : {}),
+    }));
+    rt[kind] = view(v);
+    mlog.info({ source: hint.source, signers: v.signers.length }, `accepted ${kind} ${m.artifact === null ? '(unpin)' : (m.version ?? '')} sequence ${m.sequence}`);
+    rt.retryAfter = 0;
+    rt.failures = 0;
+    return true;
+  }
+
+  #findAppForEnvelope(bytes: Uint8Array | string): AppRuntime | undefined {
+    // The app and env are read from the (not yet verified) payload only to pick the app; the
+    // verification that follows checks them against that app.
+    try {
+      const env = JSON.parse(Buffer.from(bytes).toString('utf8')) as { payload?: unknown };
+      if (typeof env.payload !== 'string') return undefined;
+      const payload = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { app?: unknown; env?: unknown };
+      if (typeof payload.app !== 'string' || typeof payload.env !== 'string') return undefined;
+      return this.#apps.get(appKey(payload.app, payload.env));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** One reconcile of one app, serialized with any other work on that app. */
+  reconcile(key: string, options: { force?: boolean } = {}): Promise<ReconcileOutcome> {
+    const rt = this.#apps.get(key);
+    if (rt === undefined) return Promise.resolve({ key, outcome: 'none' });
+    const run = async (): Promise<ReconcileOutcome> => {
+      if (this.#drain.signal.aborted) return { key, outcome: 'none' };
+      const s = this.#keeper.app(key);
+      const decision = decide({
+        hostId: this.#opts.hostId,
+        app: rt.config.name,
+        env: rt.config.env,
+        release: rt.release,
+        pin: rt.pin,
+        currentSha256: s.current?.sha256,
+        failed: s.failed,
+        windowOpen: windowOpen(rt.config.window, rt.window, this.#now()),
+      });
+      if (decision.action !== 'deploy') {
+        rt.log.debug({ decision: decision.action, reason: decision.reason }, decision.reason);
+        // A pin or unpin that needs no deploy still changes what the host reports.
+        const resting = s.current === undefined ? s.state : s.current.kind === 'pin' ? 'pinned' : s.state;
+        if (resting !== s.state) await this.#keeper.update(key, (a) => ({ ...a, state: resting }));
+        return { key, outcome: decision.action };
+      }
+      if (!options.force && Date.now() < rt.retryAfter) return { key, outcome: 'wait' };
+      const result = await deploy({
+        app: rt.config,
+        key,
+        target: decision.target,
+        owner: rt.owner,
+        env: this.#deployEnv(rt),
+        drain: this.#drain.signal,
+        ...(this.#opts.onStep === undefined ? {} : { onStep: (step: string) => this.#opts.onStep?.(key, step) }),
+      });
+      if (result.outcome === 'failed' && this.#keeper.app(key).current !== undefined && !this.#keeper.app(key).failed.includes(decision.target.artifact.sha256)) {
+        // Failed before the flip (download, unpack, preActivate): retry later with backoff.
+        rt.failures += 1;
+        rt.retryAfter = Date.now() + Math.min(30 * 60_000, 15_000 * 2 ** (rt.failures - 1));
+      } else {
+        rt.failures = 0;
+        rt.retryAfter = 0;
+      }
+      return result.outcome === 'healthy' ? { key, outcome: 'healthy' } : { key, outcome: result.outcome, error: result.error };
+    };
+    const result = rt.chain.then(run, run);
+    rt.chain = result.catch(() => undefined);
+    return result;
+  }
+
+  async reconcileAll(options: { force?: boolean } = {}): Promise<ReconcileSummary> {
+    const outcomes = await Promise.all([...this.#apps.keys()].map((key) => this.reconcile(key, options)));
+    return { outcomes };
+  }
+
+  /** GETs every channel and pin (conditionally) and accepts what changed. */
+  async pollS3(signal?: AbortSignal): Promise<void> {
+    const targets = [...this.#apps.values()].map((rt) => ({ app: rt.config.name, env: rt.config.env }));
+    const results = await pollManifests(this.#opts.s3, {
+      bucket: this.#bucket(),
+      prefix: this.#prefix(),
+      targets,
+      etags: this.#etags,
+      maxBytes: this.#config.limits.manifestBytes,
+      ...(signal === undefined ? {} : { signal }),
+    });
+    let failure: HoistError | undefined;
+    for (const r of results) {
+      if (r.status === 'changed') await this.accept(r.body, { app: r.app, env: r.env, kind: r.kind, source: `s3://${this.#bucket()}/${r.key}` });
+      else if (r.status === 'error') failure ??= r.error;
+    }
+    // The keys that could be read were handled; the caller logs (and retries) the rest.
+    if (failure !== undefined) throw failure;
+  }
+
+  /** One SQS message: a hint to verify, never trusted. Returns whether to delete it. */
+  async handleMessage(body: string, signal: AbortSignal): Promise<'delete' | 'retry'> {
+    const parsed = parseSqsBody(body, this.#prefix());
+    if (parsed.type === 'garbage' || parsed.type === 'ignore') {
+      const level = parsed.type === 'garbage' ? 'warn' : 'debug';
+      this.#opts.log[level]({ source: 'sqs', reason: parsed.reason }, `SQS message ${parsed.type === 'garbage' ? 'is not a manifest' : 'ignored'}: ${parsed.reason}`);
+      return 'delete';
+    }
+    const touched = new Set<string>();
+    try {
+      if (parsed.type === 'envelope') {
+        const rt = this.#findAppForEnvelope(parsed.bytes);
+        await this.accept(parsed.bytes, { source: 'sqs' });
+        if (rt !== undefined) touched.add(rt.key);
+      } else {
+        for (const hint of parsed.keys) {
+          const key = appKey(hint.app, hint.env);
+          // Only this host's bucket is read: a hint naming another bucket is not followed.
+          if (!this.#apps.has(key) || hint.bucket !== this.#bucket()) continue;
+          const bytes = await getObjectBytes(this.#opts.s3, { bucket: hint.bucket, key: hint.key, maxBytes: this.#config.limits.manifestBytes, signal });
+          if (bytes === undefined) continue;
+          await this.accept(bytes, { app: hint.app, env: hint.env, kind: hint.kind, source: `s3://${hint.bucket}/${hint.key}` });
+          touched.add(key);
+        }
+      }
+    } catch (err) {
+      if (isRetryable(err)) return 'retry';
+      this.#opts.log.warn({ source: 'sqs', err: toHoistError(err).message, code: toHoistError(err).code }, 'SQS message could not be processed; dropped');
+      return 'delete';
+    }
+    // The message stays hidden (visibility extended by the consumer) while the deploy runs.
+    await Promise.all([...touched].map((key) => this.reconcile(key)));
+    return 'delete';
+  }
+
+  /** `--once`: read every channel and pin, reconcile every app, report. Failed deploys are returned. */
+  async runOnce(): Promise<ReconcileOutcome[]> {
+    await this.pollS3();
+    const summary = await this.reconcileAll({ force: true });
+    await this.flushReports();
+    return summary.outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'rolled-back');
+  }
+
+  /** Starts the configured sources (not once draining). */
+  start(): void {
+    if (this.#drain.signal.aborted) return;
+    this.#started = true;
+    const s3 = this.#config.source.s3;
+    const sqs = this.#config.source.sqs;
+    const signal = this.#drain.signal;
+    const onError = (source: string) => (err: unknown) => {
+      const e = toHoistError(err);
+      this.#opts.log.warn({ source, code: e.code, err: e.message }, `${source} source error; will retry`);
+    };
+    if (s3.poll === 'off') {
+      // SQS alone: one catch-up read of every channel and pin at start, for what was missed while down.
+      void this.pollS3(signal)
+        .then(() => this.reconcileAll())
+        .catch(onError('s3'));
+    } else {
+      const poller = startS3Poller({
+        schedule: s3.poll,
+        jitterMs: s3.jitter,
+        signal,
+        onError: onError('s3'),
+        tick: async (tickSignal) => {
+          await this.pollS3(tickSignal);
+          await this.reconcileAll();
+        },
+      });
+      this.#stopSources.push(() => poller.stop());
+      void poller.runNow().catch(onError('s3'));
+    }
+    // Reports are rewritten on every change and at least every report.interval (staleness signal).
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => {
+      for (const rt of this.#apps.values()) this.#onStateChange(rt.key, this.#keeper.app(rt.key));
+    }, this.#config.report.interval);
+    this.#heartbeat.unref();
+    if (sqs !== undefined) {
+      const consumer = startSqsConsumer({
+        sqs: this.#opts.sqs,
+        queueUrl: sqs.queueUrl,
+        waitSeconds: sqs.waitSeconds,
+        visibilityTimeoutSec: Math.max(1, Math.round(sqs.visibilityTimeout / 1000)),
+        signal,
+        onError: onError('sqs'),
+        handle: (message, msgSignal) => this.handleMessage(message.body, msgSignal),
+      });
+      this.#stopSources.push(() => consumer.stop());
+    }
+  }
+
+  /** SIGHUP: apply a new, already validated config (sources restart; in-flight deploys finish). */
+  async reload(config: AgentConfig, policy: TrustPolicy): Promise<void> {
+    const sources = this.#stopSources;
+    this.#stopSources = [];
+    await Promise.all(sources.map((stop) => stop()));
+    this.#config = config;
+    this.#policy = policy;
+    await this.#buildApps(config);
+    if (this.#started) this.start();
+    this.#notifyStatus();
+  }
+
+  /** Stop taking work; in-flight deploys finish or stop at a safe point. Idempotent. */
+  drain(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#drain.abort(new HoistError('HOIST_DEPLOY_ABORTED', 'the agent is stopping'));
+      clearInterval(this.#heartbeat);
+      await Promise.all(this.#stopSources.map((stop) => stop()));
+      await Promise.all([...this.#apps.values()].map((rt) => rt.chain));
+      await this.flushReports();
+      for (const rt of this.#apps.values()) void rt.window?.destroy();
+    })();
+    return this.#stopped;
+  }
+
+  async flushReports(): Promise<void> {
+    await Promise.all([...this.#reporting.values()]);
+  }
+
+  statusLine(): string {
+    return formatStatusLine(
+      [...this.#apps.values()].map((rt) => {
+        const s = this.#keeper.app(rt.key);
+        return { app: rt.config.name, state: s.state, ...(s.current === undefined ? {} : { version: s.current.version }) };
+      }),
+    );
+  }
+
+  #notifyStatus(): void {
+    void this.#opts.notifier.status(this.statusLine());
+  }
+
+  #onStateChange(key: string, app: AppState): void {
+    this.#notifyStatus();
+    if (!this.#config.report.s3) return;
+    const rt = this.#apps.get(key);
+    if (rt === undefined) return;
+    const report = buildStatusReport({ hostId: this.#opts.hostId, app: rt.config.name, env: rt.config.env, appState: app, agentVersion: this.#opts.agentVersion, now: this.#now() });
+    const bucket = this.#config.source.s3.bucket;
+    const statusKey = s3Keys(this.#prefix()).status(rt.config.name, rt.config.env, this.#opts.hostId);
+    // Reports for one app are written in order; a failed write is logged, never fatal.
+    const previous = this.#reporting.get(key) ?? Promise.resolve();
+    const next = previous.then(() =>
+      publishStatus(this.#opts.s3, { bucket, key: statusKey, report }).catch((err: unknown) => {
+        rt.log.warn({ code: toHoistError(err).code, err: toHoistError(err).message }, 'could not write the status report');
+      }),
+    );
+    this.#reporting.set(key, next);
+  }
+}
+
+/**
+ * node-cron reads a 5-field expression as "second 0 of each matching minute", so a window like
+ * `* 2-4 * * 1-5` is matched at minute granularity: against the start of the current minute.
+ */
+export function windowOpen(expression: string | undefined, task: ScheduledTask | undefined, now: Date): boolean {
+  if (expression === undefined || task === undefined) return true;
+  const hasSeconds = expression.trim().split(/\s+/).length === 6;
+  const at = hasSeconds ? now : new Date(Math.floor(now.getTime() / 60_000) * 60_000);
+  return task.match(at);
+}
+
+function view(v: VerifiedManifest): ManifestView {
+  const m = v.manifest;
+  return {
+    kind: m.kind,
+    sequence: m.sequence,
+    version: m.version ?? undefined,
+    artifact: m.artifact ?? null,
+    rollout: m.rollout,
+    hosts: m.kind === 'pin' ? m.hosts : undefined,
+  };
+}
+
+async function resolveGroup(name: string): Promise<number | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile('/etc/group', 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    const [group, , gid] = line.split(':');
+    if (group === name && gid !== undefined) return Number(gid);
+  }
+  if (/^\d+$/.test(name)) return Number(name);
+  throw new HoistError('HOIST_CONFIG_INVALID', `group "${name}" does not exist on this host`);
+}

@@ -1,0 +1,171 @@
+/** The agent process: config, lock, state, sources and signals around `Agent` (DESIGN §5, §5.3). */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import pkg from '../../package.json' with { type: 'json' };
+import { HoistError, toHoistError } from '../errors.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { resolveHostId } from '../config/host-id.ts';
+import type { AgentConfig } from '../config/schema.ts';
+import { resolveTrustPolicy, type TrustPolicy } from '../trust/policy.ts';
+import { createAwsClients } from '../aws/clients.ts';
+import { acquireLock } from '../state/lock.ts';
+import { loadState } from '../state/store.ts';
+import { createNotifier } from '../systemd/notify.ts';
+import { Agent } from '../agent/agent.ts';
+import { createLogger } from './logger.ts';
+
+/** SIGTERM must end the process well inside systemd's TimeoutStopSec (45 s in our unit). */
+const DRAIN_BOUND_MS = 30_000;
+
+export async function loadAgentConfig(file: string): Promise<{ config: AgentConfig; policy: TrustPolicy }> {
+  const config = await loadConfigFile(file);
+  const apps: Record<string, NonNullable<AgentConfig['apps'][number]['trust']>> = {};
+  const appPaths: Record<string, PropertyKey[]> = {};
+  config.apps.forEach((app, i) => {
+    if (app.trust === undefined) return;
+    apps[app.name] = app.trust;
+    appPaths[app.name] = ['apps', i, 'trust'];
+  });
+  const policy = await resolveTrustPolicy(config.trust, { baseDir: path.dirname(path.resolve(file)), apps, appPaths });
+  return { config, policy };
+}
+
+export async function runAgent(file: string, once: boolean): Promise<void> {
+  // Everything that can be wrong with the config is found before anything is touched (exit 2).
+  const { config, policy } = await loadAgentConfig(file);
+  const log = createLogger(config.log.level);
+  const hostId = await resolveHostId(config.hostId);
+  await mkdir(config.stateDir, { recursive: true, mode: 0o750 });
+  await using lock = await acquireLock(config.stateDir);
+  const loaded = await loadState(config.stateDir);
+  if (loaded.recoveredFromCorrupt !== undefined) {
+    log.error({ code: 'HOIST_STATE_CORRUPT', movedTo: loaded.recoveredFromCorrupt, reason: loaded.corruptReason }, 'state.json was unreadable; moved aside, starting from an empty state');
+  }
+  const clients = createAwsClients({ ...(config.region === undefined ? {} : { region: config.region }), endpoint: config.endpoint ?? null });
+  const notifier = createNotifier({ onError: (err) => log.debug({ err: String(err) }, 'systemd notification failed') });
+  const onStep = faultInjection(process.env.HOIST_FAULT_KILL_AT, log);
+  const agent = new Agent({
+    config,
+    policy,
+    hostId,
+    s3: clients.s3,
+    sqs: clients.sqs,
+    state: loaded.state,
+    log,
+    notifier,
+    agentVersion: pkg.version,
+    ...(onStep === undefined ? {} : { onStep }),
+  });
+  log.info({ hostId, stateDir: config.stateDir, apps: config.apps.map((a) => `${a.name}/${a.env}`), lock: lock.path, once }, `hoist agent ${pkg.version} starting`);
+  // Signals are handled from here on, before recovery and the first reconcile.
+  const lifecycle = handleSignals(agent, log, file, notifier);
+  try {
+    await agent.init();
+    if (once) {
+      const failed = await agent.runOnce();
+      log.info({ status: agent.statusLine() }, 'reconcile done');
+      const first = failed[0];
+      if (first !== undefined) {
+        // Exit 1 naming the problem: the first failure's code, every failed app in the message.
+        const what = failed.map((f) => `${f.key} ${f.outcome}${f.error === undefined ? '' : ` (${f.error.code}: ${f.error.message})`}`).join('; ');
+        throw new HoistError(first.error?.code ?? 'HOIST_HEALTH_FAILED', what, { ...(first.error === undefined ? {} : { cause: first.error }) });
+      }
+      return;
+    }
+    await notifier.ready();
+    const watchdog = notifier.startWatchdog();
+    agent.start();
+    log.info({ status: agent.statusLine() }, 'ready');
+    await lifecycle.stopped;
+    watchdog.stop();
+  } finally {
+    lifecycle.dispose();
+    clients.destroy();
+  }
+}
+
+interface Lifecycle {
+  /** Resolves once a SIGTERM/SIGINT drain has finished (or ran over its bound). */
+  readonly stopped: Promise<void>;
+  dispose(): void;
+}
+
+function handleSignals(agent: Agent, log: ReturnType<typeof createLogger>, file: string, notifier: ReturnType<typeof createNotifier>): Lifecycle {
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    resolveStopped = resolve;
+  });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping: finishing or abandoning the current step');
+    const stoppingSent = notifier.stopping();
+    const bound = setTimeout(() => {
+      log.error({ boundMs: DRAIN_BOUND_MS }, 'drain did not finish in time; exiting');
+      resolveStopped();
+    }, DRAIN_BOUND_MS);
+    bound.unref();
+    agent.drain().then(
+      async () => {
+        clearTimeout(bound);
+        await stoppingSent;
+        log.info({}, 'stopped');
+        resolveStopped();
+      },
+      (err: unknown) => {
+        clearTimeout(bound);
+        log.error({ err: toHoistError(err).message }, 'error while stopping');
+        resolveStopped();
+      },
+    );
+  };
+  const reload = (): void => {
+    void notifier.reloading();
+    void loadAgentConfig(file)
+      .then(async ({ config, policy }) => {
+        await agent.reload(config, policy);
+        log.info({}, 'configuration reloaded');
+      })
+      .catch((err: unknown) => {
+        const e = toHoistError(err);
+        log.error({ code: e.code, err: e.message, issues: e.details?.issues }, 'new configuration is invalid; keeping the old one');
+      })
+      .finally(() => void notifier.ready());
+  };
+  const onTerm = (): void => stop('SIGTERM');
+  const onInt = (): void => stop('SIGINT');
+  // `on`, not `once`: a second SIGTERM while draining must not kill the process mid-step.
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('SIGHUP', reload);
+  return {
+    stopped,
+    dispose() {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      process.off('SIGHUP', reload);
+    },
+  };
+}
+
+/**
+ * Crash testing (the kill-9 tests and the torture run): `HOIST_FAULT_KILL_AT=<step>[+<ms>]` makes
+ * the agent SIGKILL itself when a deploy reaches that journalled step (optionally <ms> later), the
+ * way a power cut would. Steps: fetching, unpacking, pre-activate, flipped, restarted, health,
+ * committed, rolling-back, rolled-back.
+ */
+export function faultInjection(spec: string | undefined, log: { warn(o: Record<string, unknown>, m: string): void }): ((key: string, step: string) => void) | undefined {
+  if (spec === undefined || spec === '') return undefined;
+  const [step, delay] = spec.split('+');
+  const ms = delay === undefined ? 0 : Number(delay);
+  log.warn({ faultKillAt: spec }, 'fault injection armed: the agent will SIGKILL itself');
+  return (_key, reached) => {
+    if (reached !== step) return;
+    const kill = (): void => {
+      process.kill(process.pid, 'SIGKILL');
+    };
+    if (ms > 0) setTimeout(kill, ms);
+    else kill();
+  };
+}
