@@ -1,0 +1,78 @@
+/**
+ * `hoist approve`: co-sign the current channel envelope (DESIGN §4: a role may need several
+ * distinct keys), write it back to the channel and over its history copy, notify the agents.
+ */
+import type { Command } from 'commander';
+import { addSignature, serializeEnvelope } from '../../dsse/envelope.ts';
+import { HoistError } from '../../errors.ts';
+import { readStoredManifest, writeEnvelope } from '../../publish/envelope-io.ts';
+import { assertNotified, describeNotified, notify } from '../../publish/notify.ts';
+import { addBucketOptions, addNotifyOptions, keysOf, notifyTargets, withAws, type BucketOptions, type NotifyOptions } from '../../publish/options.ts';
+import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
+import { writeOut } from '../output.ts';
+
+interface ApproveOptions extends BucketOptions, NotifyOptions {
+  app: string;
+  env: string;
+  key: string;
+  trust?: string;
+  expectVersion?: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('approve')
+    .description('add your signature to the current release of an app and env (co-signing for a threshold)')
+    .requiredOption('--app <name>', 'application name')
+    .requiredOption('--env <name>', 'environment name')
+    .requiredOption('-k, --key <file>', 'your signing key (PKCS#8 Ed25519 PEM)')
+    .option('--trust <file>', 'check your key and the signatures already there against this trust policy')
+    .option('--expect-version <version>', 'refuse unless the channel carries this version (what you reviewed)');
+  addNotifyOptions(addBucketOptions(cmd))
+    .addHelpText('after', `
+Examples:
+  hoist approve --app web --env prod --bucket my-releases --key alice.key --trust trust.yaml
+  hoist approve --app web --env prod --bucket my-releases --key bob.key --expect-version 1.4.2`)
+    .action(async (opts: ApproveOptions) => {
+      await approve(opts);
+    });
+}
+
+async function approve(opts: ApproveOptions): Promise<void> {
+  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app });
+  const keys = keysOf(opts);
+  const channelKey = keys.channel(opts.app, opts.env);
+  await withAws(opts, async (clients) => {
+    const stored = await readStoredManifest(clients.s3, { bucket: opts.bucket, key: channelKey });
+    if (stored === undefined) {
+      throw new HoistError('HOIST_CHANNEL_NOT_FOUND', `no release is published for ${opts.app}/${opts.env} (s3://${opts.bucket}/${channelKey} does not exist); publish one first (\`hoist publish\`) or check --app, --env, --bucket and --prefix`);
+    }
+    const m = stored.manifest;
+    if (m.kind !== 'release' || m.app !== opts.app || m.env !== opts.env) {
+      throw new HoistError('HOIST_MANIFEST_MISMATCH', `s3://${opts.bucket}/${channelKey} holds a ${m.kind} manifest for ${m.app}/${m.env}, not a release for ${opts.app}/${opts.env}; investigate who wrote it, and publish again`);
+    }
+    if (opts.expectVersion !== undefined && m.version !== opts.expectVersion) {
+      throw new HoistError('HOIST_MANIFEST_MISMATCH', `the channel now carries ${m.version}, not ${opts.expectVersion}; review ${m.version} before approving it`);
+    }
+    if (m.expiresAt !== undefined && Date.parse(m.expiresAt) <= Date.now()) {
+      throw new HoistError('HOIST_MANIFEST_EXPIRED', `the release ${m.version} expired at ${m.expiresAt}; publish it again instead of approving it`);
+    }
+    // The signatures already there must be genuine: a shortfall is why we are here, a forgery is not.
+    if (signer.policy !== undefined) signatureStatus(stored.envelope, m, signer.policy, 'release');
+    const envelope = addSignature(stored.envelope, signer.key);
+    const historyKey = keys.history(m.app, m.env, m.sequence);
+    await writeEnvelope(clients.s3, { bucket: opts.bucket, key: historyKey, envelope });
+    await writeEnvelope(clients.s3, { bucket: opts.bucket, key: channelKey, envelope });
+    writeOut(
+      [
+        `approved  ${m.app}/${m.env} ${m.version} sequence ${m.sequence} (${envelope.signatures.length} signature${envelope.signatures.length === 1 ? '' : 's'})`,
+        `wrote     ${channelKey}, ${historyKey}`,
+        ...(signer.policy === undefined ? [] : [`signed    ${describeStatus(signatureStatus(envelope, m, signer.policy, 'release'))}`]),
+        '',
+      ].join('\n'),
+    );
+    const results = await notify(clients, notifyTargets(opts), serializeEnvelope(envelope));
+    writeOut(describeNotified(results));
+    assertNotified(results);
+  });
+}

@@ -1,0 +1,216 @@
+/**
+ * `hoist pin` / `hoist unpin`: a signed pin manifest (pin role) that holds an env, or some of its
+ * hosts, on a published version; an unpin (artifact null) hands them back to the channel.
+ */
+import type { Command } from 'commander';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Keys } from '../../aws/keys.ts';
+import { serializeEnvelope, signEnvelope } from '../../dsse/envelope.ts';
+import { HoistError, toHoistError } from '../../errors.ts';
+import type { Manifest, PinManifest } from '../../manifest/schema.ts';
+import { readSequence, readStoredManifest, writeEnvelope, type StoredManifest } from '../../publish/envelope-io.ts';
+import { findInHistory, listHistory } from '../../publish/history.ts';
+import { assertNotified, describeNotified, notify } from '../../publish/notify.ts';
+import {
+  addBucketOptions,
+  addNotifyOptions,
+  defaultBy,
+  keysOf,
+  notifyTargets,
+  parseExpires,
+  withAws,
+  type BucketOptions,
+  type NotifyOptions,
+} from '../../publish/options.ts';
+import { parseHosts, planPin, planUnpin } from '../../publish/plan.ts';
+import { describeStatus, loadSigner, signatureStatus, type Signer } from '../../publish/signer.ts';
+import { writeErr, writeOut } from '../output.ts';
+
+interface PinOptions extends BucketOptions, NotifyOptions {
+  app: string;
+  env: string;
+  version?: string;
+  key: string;
+  trust?: string;
+  hosts?: string;
+  reason?: string;
+  expires?: string;
+  by?: string;
+}
+
+function common(cmd: Command): Command {
+  cmd
+    .requiredOption('--app <name>', 'application name')
+    .requiredOption('--env <name>', 'environment name')
+    .requiredOption('-k, --key <file>', 'signing key (PKCS#8 Ed25519 PEM) of the pin role')
+    .option('--trust <file>', 'check the key (and what is re-signed) against this trust policy')
+    .option('--hosts <ids>', 'comma-separated host ids (default: the whole env)')
+    .option('--expires <duration>', 'validity of the pin manifest', '30d')
+    .option('--by <name>', 'who pins, recorded in the notes (default: the login name)');
+  return addNotifyOptions(addBucketOptions(cmd));
+}
+
+export function register(program: Command): void {
+  common(
+    program
+      .command('pin')
+      .description('hold an env (or some hosts) on a published version, whatever the channel says')
+      .requiredOption('--version <version>', 'a version published to this app and env (found in its history)')
+      .requiredOption('--reason <text>', 'why; recorded in the pin and shown to other operators'),
+  )
+    .addHelpText('after', `
+Examples:
+  hoist pin --app web --env prod --version 1.4.1 --reason "1.4.2 leaks memory" --bucket my-releases --key alice.key
+  hoist pin --app web --env prod --version 1.4.1 --hosts i-0abc,i-0def --reason "canary hold" --bucket my-releases --key alice.key
+Only one pin exists per app and env: a new pin replaces the previous one.`)
+    .action(async (opts: PinOptions) => {
+      await pin(opts);
+    });
+  common(
+    program
+      .command('unpin')
+      .description('release a pin: the env (or the listed hosts of a host-scoped pin) follows the channel again')
+      .option('--reason <text>', 'why; recorded in the unpin'),
+  )
+    .addHelpText('after', `
+Examples:
+  hoist unpin --app web --env prod --bucket my-releases --key alice.key --reason "fixed in 1.4.3"
+  hoist unpin --app web --env prod --hosts i-0abc --bucket my-releases --key alice.key`)
+    .action(async (opts: PinOptions) => {
+      await unpin(opts);
+    });
+}
+
+async function pin(opts: PinOptions): Promise<void> {
+  const hosts = parseHosts(opts.hosts);
+  const expiresInMs = parseExpires(opts.expires);
+  const version = opts.version ?? '';
+  if (opts.reason === undefined || opts.reason.trim() === '') throw new HoistError('HOIST_USAGE', '--reason must say why the pin is needed');
+  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'pin', app: opts.app });
+  const keys = keysOf(opts);
+  await withAws(opts, async (clients) => {
+    const release = await findRelease(clients.s3, opts, keys, signer, version);
+    if (release.manifest.kind !== 'release') throw new Error('unreachable: history match is a release');
+    const current = await readCurrentPin(clients.s3, opts, keys);
+    const manifest = planPin({
+      app: opts.app,
+      env: opts.env,
+      version,
+      artifact: release.manifest.artifact,
+      ...(hosts === undefined ? {} : { hosts }),
+      reason: opts.reason ?? '',
+      now: new Date(),
+      ...(expiresInMs === undefined ? {} : { expiresInMs }),
+      previousSequences: [current.sequence],
+      notes: { by: defaultBy(opts.by) },
+    });
+    if (current.stored !== undefined && current.stored.manifest.kind === 'pin' && current.stored.manifest.artifact !== null) {
+      writeErr(`note: replaces the current pin (${describePin(current.stored.manifest)})\n`);
+    }
+    await writePin(clients, opts, keys, signer, manifest);
+  });
+}
+
+async function unpin(opts: PinOptions): Promise<void> {
+  const hosts = parseHosts(opts.hosts);
+  const expiresInMs = parseExpires(opts.expires);
+  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'pin', app: opts.app });
+  const keys = keysOf(opts);
+  await withAws(opts, async (clients) => {
+    const current = await readCurrentPin(clients.s3, opts, keys);
+    const plan = planUnpin(current.stored?.manifest, hosts);
+    if (plan.action === 'narrow' && signer.policy !== undefined && current.stored !== undefined) {
+      // The remaining hosts' pin is signed again: it must be a genuine pin, not something planted.
+      signatureStatus(current.stored.envelope, current.stored.manifest, signer.policy, 'pin');
+    }
+    const base = {
+      app: opts.app,
+      env: opts.env,
+      now: new Date(),
+      ...(expiresInMs === undefined ? {} : { expiresInMs }),
+      previousSequences: [current.sequence],
+      notes: { by: defaultBy(opts.by) },
+    };
+    const manifest =
+      plan.action === 'unpin'
+        ? planPin({ ...base, artifact: null, ...(opts.reason === undefined ? {} : { reason: opts.reason }) })
+        : planPin({ ...base, version: plan.version, artifact: plan.artifact, hosts: plan.hosts, reason: pinReason(current.stored, opts.reason) });
+    if (current.stored === undefined || current.stored.manifest.kind !== 'pin' || current.stored.manifest.artifact === null) {
+      writeErr('note: nothing was pinned; writing an unpin anyway\n');
+    }
+    await writePin(clients, opts, keys, signer, manifest);
+  });
+}
+
+async function writePin(
+  clients: Parameters<typeof notify>[0] & { s3: S3Client },
+  opts: PinOptions,
+  keys: S3Keys,
+  signer: Signer,
+  manifest: PinManifest,
+): Promise<void> {
+  const envelope = signEnvelope(Buffer.from(JSON.stringify(manifest)), signer.key);
+  const key = keys.pin(opts.app, opts.env);
+  await writeEnvelope(clients.s3, { bucket: opts.bucket, key, envelope });
+  writeOut(
+    [
+      `${manifest.artifact === null ? 'unpinned' : 'pinned  '}  ${manifest.app}/${manifest.env}${manifest.artifact === null ? '' : ` ${describePin(manifest)}`}`,
+      `sequence  ${manifest.sequence}`,
+      `wrote     ${key}`,
+      ...(signer.policy === undefined ? [] : [`signed    ${describeStatus(signatureStatus(envelope, manifest, signer.policy, 'pin'))}`]),
+      '',
+    ].join('\n'),
+  );
+  const results = await notify(clients, notifyTargets(opts), serializeEnvelope(envelope));
+  writeOut(describeNotified(results));
+  assertNotified(results);
+}
+
+function describePin(m: Manifest): string {
+  const hosts = m.kind === 'pin' && m.hosts !== undefined ? `hosts ${m.hosts.join(',')}` : 'the whole env';
+  return `${m.version ?? '-'} for ${hosts}`;
+}
+
+function pinReason(stored: StoredManifest | undefined, reason: string | undefined): string {
+  if (reason !== undefined) return reason;
+  const m = stored?.manifest;
+  return m !== undefined && m.kind === 'pin' && m.reason !== undefined ? m.reason : 'pin narrowed by unpin';
+}
+
+/** The current pin object, parsed if possible; its sequence (if readable) raises the floor. */
+async function readCurrentPin(s3: S3Client, opts: PinOptions, keys: S3Keys): Promise<{ stored: StoredManifest | undefined; sequence: number | undefined }> {
+  const key = keys.pin(opts.app, opts.env);
+  try {
+    const stored = await readStoredManifest(s3, { bucket: opts.bucket, key });
+    return { stored, sequence: stored?.manifest.sequence };
+  } catch (error) {
+    const e = toHoistError(error);
+    if (e.code === 'HOIST_S3') throw e;
+    writeErr(`warning: ignoring the unreadable current pin: ${e.message}\n`);
+    return { stored: undefined, sequence: await readSequence(s3, { bucket: opts.bucket, key }) };
+  }
+}
+
+/** The newest release of `version` in the history (HOIST_VERSION_NOT_FOUND otherwise). */
+export async function findRelease(s3: S3Client, opts: BucketOptions & { app: string; env: string }, keys: S3Keys, signer: Signer, version: string): Promise<StoredManifest> {
+  const history = await listHistory(s3, { bucket: opts.bucket, prefix: keys.historyPrefix(opts.app, opts.env) });
+  const found = await findInHistory(s3, (m) => m.kind === 'release' && m.version === version, {
+    bucket: opts.bucket,
+    keys: history,
+    onSkip: (key, error) => writeErr(`warning: skipping ${key}: ${toHoistError(error).message}\n`),
+    ...(signer.policy === undefined ? {} : { accept: acceptSigned(signer) }),
+  });
+  if (found === undefined) {
+    throw new HoistError('HOIST_VERSION_NOT_FOUND', `no release ${version} of ${opts.app}/${opts.env} in s3://${opts.bucket}/${keys.historyPrefix(opts.app, opts.env)} (${history.length} entr${history.length === 1 ? 'y' : 'ies'}); pick a version that was published`);
+  }
+  return found;
+}
+
+/** With --trust, only history entries fully signed by the release role qualify. */
+export function acceptSigned(signer: Signer): (entry: StoredManifest) => void {
+  return (entry) => {
+    if (signer.policy === undefined) return;
+    const status = signatureStatus(entry.envelope, entry.manifest, signer.policy, 'release');
+    if (!status.complete) throw new HoistError('HOIST_SIGNATURE_THRESHOLD', `it was never fully approved (${describeStatus(status)})`);
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * `hoist publish`: upload the artifact (content addressed, skipped when already there), sign the
+ * release manifest and write the channel and its history copy, then notify the agents.
+ */
+import type { Command } from 'commander';
+import { artifactExtension } from '../../manifest/schema.ts';
+import { serializeEnvelope } from '../../dsse/envelope.ts';
+import { formatBytes } from '../../util/units.ts';
+import { planRelease } from '../../publish/plan.ts';
+import { inspectArtifact, uploadArtifact } from '../../publish/upload.ts';
+import { writeRelease } from '../../publish/release.ts';
+import { assertNotified, describeNotified, notify } from '../../publish/notify.ts';
+import { createProgress } from '../../publish/progress.ts';
+import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
+import {
+  addBucketOptions,
+  addNotifyOptions,
+  defaultBy,
+  keysOf,
+  notifyTargets,
+  parseExpires,
+  parsePercent,
+  withAws,
+  type BucketOptions,
+  type NotifyOptions,
+} from '../../publish/options.ts';
+import { writeOut } from '../output.ts';
+
+interface PublishOptions extends BucketOptions, NotifyOptions {
+  app: string;
+  env: string;
+  version: string;
+  artifact: string;
+  key: string;
+  trust?: string;
+  rollout?: string;
+  expires?: string;
+  commit?: string;
+  by?: string;
+}
+
+export function register(program: Command): void {
+  // `--version V` is publish's own: main.ts enables positional options for exactly this.
+  const cmd = program
+    .command('publish')
+    .description('upload an artifact, sign a release manifest for an app and env, write the channel and notify the agents')
+    .requiredOption('--app <name>', 'application name')
+    .requiredOption('--env <name>', 'environment name')
+    .requiredOption('--version <version>', 'release version ([A-Za-z0-9._+-], up to 64 characters)')
+    .requiredOption('--artifact <file>', 'the tarball (.tar.gz or .tar.zst, as `hoist pack` makes)')
+    .requiredOption('-k, --key <file>', 'signing key (PKCS#8 Ed25519 PEM) of the release role')
+    .option('--trust <file>', 'check the key against this trust policy and report missing approvals')
+    .option('--rollout <percent>', 'share of the fleet that takes the release (0-100)', '100')
+    .option('--expires <duration>', 'validity of the manifest', '30d')
+    .option('--commit <sha>', 'source commit, recorded in the manifest notes')
+    .option('--by <name>', 'who publishes, recorded in the notes (default: the login name)');
+  addNotifyOptions(addBucketOptions(cmd))
+    .addHelpText('after', `
+Examples:
+  hoist publish --app web --env prod --version 1.4.2 --artifact web-1.4.2.tar.gz \\
+    --bucket my-releases --key ci.key --commit "$GITHUB_SHA" --by ci \\
+    --notify-sns arn:aws:sns:us-east-1:123456789012:hoist-web-prod
+  hoist publish ... --rollout 10          # canaries first, then publish again with 100`)
+    .action(async (opts: PublishOptions) => {
+      await publish(opts);
+    });
+}
+
+async function publish(opts: PublishOptions): Promise<void> {
+  const expiresInMs = parseExpires(opts.expires);
+  const rolloutPercent = parsePercent(opts.rollout);
+  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app });
+  const artifact = await inspectArtifact(opts.artifact);
+  const keys = keysOf(opts);
+  const artifactKey = keys.artifact(opts.app, artifact.sha256, artifactExtension(artifact.format));
+  const by = defaultBy(opts.by);
+  // Plan once before any I/O so a bad --version fails before the upload.
+  const plan = (previous: ReadonlyArray<number | undefined>) =>
+    planRelease({
+      app: opts.app,
+      env: opts.env,
+      version: opts.version,
+      artifact: { key: artifactKey, sha256: artifact.sha256, size: artifact.size, format: artifact.format },
+      now: new Date(),
+      ...(expiresInMs === undefined ? {} : { expiresInMs }),
+      ...(rolloutPercent === undefined ? {} : { rolloutPercent }),
+      previousSequences: previous,
+      notes: { commit: opts.commit, by },
+    });
+  plan([]);
+
+  await withAws(opts, async (clients) => {
+    const progress = createProgress(process.stderr, `uploading ${artifactKey}`);
+    const outcome = await uploadArtifact(clients.s3, {
+      bucket: opts.bucket,
+      key: artifactKey,
+      file: opts.artifact,
+      size: artifact.size,
+      onProgress: (loaded, total) => progress.update(loaded, total),
+    });
+    progress.done();
+    const written = await writeRelease(clients.s3, { bucket: opts.bucket, keys, app: opts.app, env: opts.env, signer, build: plan });
+    const m = written.manifest;
+    writeOut(
+      [
+        `artifact  ${outcome === 'uploaded' ? 'uploaded' : 'skipped (already in the bucket)'} s3://${opts.bucket}/${artifactKey}`,
+        `sha256    ${artifact.sha256}`,
+        `size      ${artifact.size} (${formatBytes(artifact.size)})`,
+        `release   ${m.app}/${m.env} ${m.version} rollout ${m.rollout.percent}% expires ${m.expiresAt ?? '-'}`,
+        `sequence  ${m.sequence}`,
+        `wrote     ${written.keys.join(', ')}`,
+        ...(signer.policy === undefined ? [] : [`signed    ${describeStatus(signatureStatus(written.envelope, m, signer.policy, 'release'))}`]),
+        '',
+      ].join('\n'),
+    );
+    const results = await notify(clients, notifyTargets(opts), serializeEnvelope(written.envelope));
+    writeOut(describeNotified(results));
+    assertNotified(results);
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * `hoist rollback`: publish the previous (or a named) release again, as a new channel manifest
+ * with a higher sequence (anti-replay is on sequence, never on version).
+ */
+import type { Command } from 'commander';
+import { serializeEnvelope } from '../../dsse/envelope.ts';
+import { HoistError, toHoistError } from '../../errors.ts';
+import type { ReleaseManifest } from '../../manifest/schema.ts';
+import { readStoredManifest } from '../../publish/envelope-io.ts';
+import { findInHistory, listHistory } from '../../publish/history.ts';
+import { assertNotified, describeNotified, notify } from '../../publish/notify.ts';
+import {
+  addBucketOptions,
+  addNotifyOptions,
+  defaultBy,
+  keysOf,
+  notifyTargets,
+  parseExpires,
+  withAws,
+  type BucketOptions,
+  type NotifyOptions,
+} from '../../publish/options.ts';
+import { planRelease, rollbackMatcher } from '../../publish/plan.ts';
+import { writeRelease } from '../../publish/release.ts';
+import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
+import { writeErr, writeOut } from '../output.ts';
+import { acceptSigned } from './pin.ts';
+
+interface RollbackOptions extends BucketOptions, NotifyOptions {
+  app: string;
+  env: string;
+  key: string;
+  trust?: string;
+  to?: string;
+  expires?: string;
+  by?: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('rollback')
+    .description('publish the previous release (or --to a named one) again, with a new sequence')
+    .requiredOption('--app <name>', 'application name')
+    .requiredOption('--env <name>', 'environment name')
+    .requiredOption('-k, --key <file>', 'signing key (PKCS#8 Ed25519 PEM) of the release role')
+    .option('--to <version>', 'the version to go back to (default: the newest release with another artifact than the current one)')
+    .option('--trust <file>', 'check the key, and only roll back to releases fully signed under this policy')
+    .option('--expires <duration>', 'validity of the new manifest', '30d')
+    .option('--by <name>', 'who rolls back, recorded in the notes (default: the login name)');
+  addNotifyOptions(addBucketOptions(cmd))
+    .addHelpText('after', `
+Examples:
+  hoist rollback --app web --env prod --bucket my-releases --key alice.key
+  hoist rollback --app web --env prod --bucket my-releases --key alice.key --to 1.4.0`)
+    .action(async (opts: RollbackOptions) => {
+      await rollback(opts);
+    });
+}
+
+async function rollback(opts: RollbackOptions): Promise<void> {
+  const expiresInMs = parseExpires(opts.expires);
+  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app });
+  const keys = keysOf(opts);
+  const channelKey = keys.channel(opts.app, opts.env);
+  await withAws(opts, async (clients) => {
+    const current = await readStoredManifest(clients.s3, { bucket: opts.bucket, key: channelKey });
+    if (current === undefined) {
+      throw new HoistError('HOIST_CHANNEL_NOT_FOUND', `no release is published for ${opts.app}/${opts.env} (s3://${opts.bucket}/${channelKey} does not exist); there is nothing to roll back — check --app, --env, --bucket and --prefix`);
+    }
+    const currentRelease = current.manifest.kind === 'release' ? current.manifest : undefined;
+    const history = await listHistory(clients.s3, { bucket: opts.bucket, prefix: keys.historyPrefix(opts.app, opts.env) });
+    const target = await findInHistory(clients.s3, rollbackMatcher(currentRelease, opts.to), {
+      bucket: opts.bucket,
+      keys: history,
+      onSkip: (key, error) => writeErr(`warning: skipping ${key}: ${toHoistError(error).message}\n`),
+      ...(signer.policy === undefined ? {} : { accept: acceptSigned(signer) }),
+    });
+    if (target === undefined || target.manifest.kind !== 'release') {
+      throw new HoistError(
+        'HOIST_VERSION_NOT_FOUND',
+        opts.to === undefined
+          ? `the history of ${opts.app}/${opts.env} holds no earlier release with another artifact than the current ${currentRelease?.version ?? '(unknown)'}; name one with --to`
+          : `no release ${opts.to} of ${opts.app}/${opts.env} in the history (${history.length} entr${history.length === 1 ? 'y' : 'ies'}); pick a version that was published`,
+      );
+    }
+    const old: ReleaseManifest = target.manifest;
+    const written = await writeRelease(clients.s3, {
+      bucket: opts.bucket,
+      keys,
+      app: opts.app,
+      env: opts.env,
+      signer,
+      build: (previous) =>
+        planRelease({
+          app: opts.app,
+          env: opts.env,
+          version: old.version,
+          artifact: old.artifact,
+          now: new Date(),
+          ...(expiresInMs === undefined ? {} : { expiresInMs }),
+          previousSequences: previous,
+          notes: { rollbackOf: currentRelease?.version ?? 'unknown', by: defaultBy(opts.by) },
+        }),
+    });
+    const m = written.manifest;
+    writeOut(
+      [
+        `rolled back ${m.app}/${m.env} from ${currentRelease?.version ?? '(unknown)'} to ${m.version} (sha256 ${m.artifact.sha256.slice(0, 12)}, first published as sequence ${old.sequence})`,
+        `sequence  ${m.sequence}`,
+        `wrote     ${written.keys.join(', ')}`,
+        ...(signer.policy === undefined ? [] : [`signed    ${describeStatus(signatureStatus(written.envelope, m, signer.policy, 'release'))}`]),
+        '',
+      ].join('\n'),
+    );
+    const results = await notify(clients, notifyTargets(opts), serializeEnvelope(written.envelope));
+    writeOut(describeNotified(results));
+    assertNotified(results);
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * Reading and writing the signed manifests in the bucket (DESIGN §2): the channel, the pin and
+ * the history copies. What is read here is *not* verified (the publisher may have no trust
+ * file); it only feeds sequences and choices the operator then signs. `--trust` adds the check.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { getObjectBytes, putObjectBytes } from '../aws/object-store.ts';
+import { decodePayload, parseEnvelope, serializeEnvelope, DEFAULT_MAX_ENVELOPE_BYTES, type Envelope } from '../dsse/envelope.ts';
+import { HoistError } from '../errors.ts';
+import { parseManifest, type Manifest } from '../manifest/schema.ts';
+
+export interface StoredManifest {
+  readonly key: string;
+  readonly envelope: Envelope;
+  readonly manifest: Manifest;
+}
+
+export interface Location {
+  readonly bucket: string;
+  readonly key: string;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** The envelope at `key`, parsed (not verified); undefined when there is no object. */
+export async function readStoredManifest(s3: S3Client, at: Location): Promise<StoredManifest | undefined> {
+  const bytes = await getObjectBytes(s3, { ...at, maxBytes: DEFAULT_MAX_ENVELOPE_BYTES });
+  if (bytes === undefined) return undefined;
+  return { key: at.key, ...decodeStored(bytes, `s3://${at.bucket}/${at.key}`) };
+}
+
+/** Parses envelope bytes and the manifest they carry; errors name where the bytes came from. */
+export function decodeStored(bytes: Uint8Array, source: string): { envelope: Envelope; manifest: Manifest } {
+  try {
+    const envelope = parseEnvelope(bytes);
+    let value: unknown;
+    try {
+      value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(decodePayload(envelope)));
+    } catch (cause) {
+      throw new HoistError('HOIST_MANIFEST_INVALID', 'the payload is not UTF-8 JSON', { cause });
+    }
+    return { envelope, manifest: parseManifest(value) };
+  } catch (error) {
+    if (error instanceof HoistError) {
+      throw new HoistError(error.code, `${source}: ${error.message}`, { cause: error, ...(error.details === undefined ? {} : { details: error.details }) });
+    }
+    throw error;
+  }
+}
+
+/** The sequence an existing object carries, tolerating garbage (it only raises the floor). */
+export async function readSequence(s3: S3Client, at: Location): Promise<number | undefined> {
+  const bytes = await getObjectBytes(s3, { ...at, maxBytes: DEFAULT_MAX_ENVELOPE_BYTES });
+  if (bytes === undefined) return undefined;
+  try {
+    const payload = JSON.parse(decodePayload(parseEnvelope(bytes)).toString('utf8')) as unknown;
+    const sequence = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>).sequence : undefined;
+    return typeof sequence === 'number' && Number.isSafeInteger(sequence) ? sequence : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeEnvelope(s3: S3Client, at: Location & { envelope: Envelope }): Promise<void> {
+  await putObjectBytes(s3, { bucket: at.bucket, key: at.key, body: serializeEnvelope(at.envelope), contentType: 'application/json', signal: at.signal });
+}

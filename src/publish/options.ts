@@ -1,0 +1,111 @@
+/**
+ * The options every operator command shares (bucket, prefix, key, trust, AWS endpoint, region,
+ * notifications) and the client scope that names the endpoint in every AWS error.
+ */
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { createAwsClients, type AwsClients } from '../aws/clients.ts';
+import { s3Keys, type S3Keys } from '../aws/keys.ts';
+import { HoistError, isHoistError } from '../errors.ts';
+import { parseDuration } from '../util/units.ts';
+import type { NotifyTargets } from './notify.ts';
+
+export interface AwsOptions {
+  region?: string;
+  endpoint?: string;
+}
+
+export interface BucketOptions extends AwsOptions {
+  bucket: string;
+  prefix: string;
+}
+
+export interface NotifyOptions {
+  notifySqs: string[];
+  notifySns: string[];
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function addAwsOptions(cmd: Command): Command {
+  return cmd
+    .option('--region <region>', 'AWS region (default: the SDK\'s resolution: AWS_REGION, profile, instance metadata)')
+    .option('--endpoint <url>', 'S3/SQS/SNS endpoint override (S3-compatible stores, emulators)');
+}
+
+export function addBucketOptions(cmd: Command): Command {
+  return addAwsOptions(
+    cmd
+      .requiredOption('--bucket <name>', 'the release bucket')
+      .option('--prefix <prefix>', 'key prefix inside the bucket', ''),
+  );
+}
+
+export function addNotifyOptions(cmd: Command): Command {
+  return cmd
+    .option('--notify-sqs <url>', 'send the envelope to this SQS queue (repeatable)', collect, [])
+    .option('--notify-sns <arn>', 'publish the envelope to this SNS topic (repeatable)', collect, []);
+}
+
+export function notifyTargets(opts: NotifyOptions): NotifyTargets {
+  return { sqs: opts.notifySqs, sns: opts.notifySns };
+}
+
+export function keysOf(opts: BucketOptions): S3Keys {
+  return s3Keys(opts.prefix);
+}
+
+/** `--expires 30d` in ms (HOIST_USAGE when it is not a positive duration). */
+export function parseExpires(text: string | undefined, option = '--expires'): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) throw new HoistError('HOIST_USAGE', `${option} ${JSON.stringify(text)} is not a duration; write it like "30d", "12h" or "90m"`);
+  return ms;
+}
+
+/** `--rollout 25` as a percentage 0-100. */
+export function parsePercent(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text.replace(/%$/, ''));
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) {
+    throw new HoistError('HOIST_USAGE', `--rollout ${JSON.stringify(text)} is not a percentage; give a number from 0 to 100`);
+  }
+  return n;
+}
+
+/** Who signs, for the manifest notes: --by, else the login name. */
+export function defaultBy(by: string | undefined): string {
+  if (by !== undefined && by !== '') return by;
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+/**
+ * Runs `fn` with AWS clients built from --region/--endpoint and destroys them afterwards. AWS
+ * failures are rethrown naming the endpoint, so "connection refused" says which one.
+ */
+export async function withAws<T>(opts: AwsOptions, fn: (clients: AwsClients) => Promise<T>): Promise<T> {
+  const clients = createAwsClients({
+    ...(opts.region === undefined ? {} : { region: opts.region }),
+    endpoint: opts.endpoint ?? null,
+  });
+  try {
+    return await fn(clients);
+  } catch (error) {
+    if (isHoistError(error) && (error.code === 'HOIST_S3' || error.code === 'HOIST_SQS' || error.code === 'HOIST_SNS')) {
+      const where = opts.endpoint === undefined ? `the AWS endpoint${opts.region === undefined ? '' : ` of ${opts.region}`}` : `endpoint ${opts.endpoint}`;
+      throw new HoistError(error.code, `${error.message} (${where})`, { cause: error.cause ?? error, details: { ...error.details, endpoint: opts.endpoint ?? null } });
+    }
+    if (error instanceof Error && /Region is missing/i.test(error.message)) {
+      throw new HoistError('HOIST_USAGE', 'no AWS region is configured; pass --region or set AWS_REGION', { cause: error });
+    }
+    throw error;
+  } finally {
+    clients.destroy();
+  }
+}

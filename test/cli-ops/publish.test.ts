@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createHarness } from '../helpers/harness.ts';
+import { assertCode, buildRelease, listAll, ops, publishArgs, readManifest, writeTrust } from './ops.ts';
+
+test('publish uploads once, writes channel and history with increasing sequences, and an agent deploys it', async () => {
+  await using h = await createHarness();
+  await h.writeConfig();
+  const file = await buildRelease(h, '1.0.0');
+
+  const first = await ops(h, [...publishArgs(h, '1.0.0', file), '--commit', 'abc123', '--by', 'ci-bot', '--rollout', '100', '--expires', '2d']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /artifact +uploaded s3:\/\/hoist-test\/artifacts\/web\/[0-9a-f]{64}\.tar\.gz/);
+  assert.match(first.stdout, /sequence +\d+/);
+  const channel = await readManifest(h, 'channels/web/prod.json');
+  assert.equal(channel.payload.kind, 'release');
+  assert.equal(channel.payload.version, '1.0.0');
+  assert.deepEqual(channel.payload.notes, { commit: 'abc123', by: 'ci-bot' });
+  const art = channel.payload.artifact as { key: string; format: string; size: number };
+  assert.equal(art.format, 'tar+gzip');
+  const days = (Date.parse(String(channel.payload.expiresAt)) - Date.parse(String(channel.payload.issuedAt))) / 86_400_000;
+  assert.equal(days, 2);
+
+  const agent = await h.once();
+  assert.equal(agent.code, 0, agent.stdout + agent.stderr);
+  assert.equal(await h.current(), '1.0.0');
+
+  // The same artifact again (twice, back to back): skipped, one object, strictly increasing sequences.
+  const [second, third] = [await ops(h, publishArgs(h, '1.0.1', file)), await ops(h, publishArgs(h, '1.0.2', file))];
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(third.code, 0, third.stderr);
+  assert.match(second.stdout, /artifact +skipped \(already in the bucket\)/);
+  assert.deepEqual(await listAll(h, 'artifacts/'), [art.key]);
+  const history = await listAll(h, 'history/web/prod/');
+  assert.equal(history.length, 3);
+  const seqs = history.map((k) => Number(path.basename(k, '.json'))).sort((a, b) => a - b);
+  assert.ok((seqs[0] ?? 0) < (seqs[1] ?? 0) && (seqs[1] ?? 0) < (seqs[2] ?? 0));
+  const latest = await readManifest(h, 'channels/web/prod.json');
+  assert.equal(latest.payload.sequence, seqs[2]);
+  assert.equal(latest.payload.version, '1.0.2');
+});
+
+test('a channel sequence in the future is still exceeded (clock behind the last publish)', async () => {
+  await using h = await createHarness();
+  const file = await buildRelease(h, '1.0.0');
+  const future = Date.now() + 3_600_000;
+  await h.publish('0.9.0', await h.artifact('0.9.0'), { sequence: future });
+  const r = await ops(h, publishArgs(h, '1.0.0', file));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await readManifest(h, 'channels/web/prod.json')).payload.sequence, future + 1);
+});
+
+test('zstd artifacts are detected; other files, bad versions and bad keys are refused', async () => {
+  await using h = await createHarness();
+  const zst = await buildRelease(h, '2.0.0', 'healthy', true);
+  const ok = await ops(h, [...publishArgs(h, '2.0.0', zst), '--rollout', '50']);
+  assert.equal(ok.code, 0, ok.stderr);
+  const m = await readManifest(h, 'channels/web/prod.json');
+  assert.equal((m.payload.artifact as { format: string }).format, 'tar+zstd');
+  assert.match((m.payload.artifact as { key: string }).key, /\.tar\.zst$/);
+  assert.deepEqual(m.payload.rollout, { percent: 50 });
+
+  const zip = path.join(h.dir, 'app.zip');
+  await writeFile(zip, Buffer.from('PK\x03\x04 not a tarball'));
+  assertCode(await ops(h, publishArgs(h, '2.0.1', zip)), 2, 'HOIST_USAGE');
+  assertCode(await ops(h, publishArgs(h, '2.0.1', path.join(h.dir, 'missing.tar.gz'))), 2, 'HOIST_USAGE');
+  assertCode(await ops(h, publishArgs(h, '../evil', zst)), 2, 'HOIST_USAGE');
+  assertCode(await ops(h, [...publishArgs(h, '2.0.1', zst), '--rollout', '150']), 2, 'HOIST_USAGE');
+  assertCode(await ops(h, [...publishArgs(h, '2.0.1', zst), '--expires', 'forever']), 2, 'HOIST_USAGE');
+  const missingKey = publishArgs(h, '2.0.1', zst);
+  missingKey[missingKey.length - 1] = path.join(h.dir, 'nope.key');
+  assertCode(await ops(h, missingKey), 2, 'HOIST_KEY_INVALID');
+  // bob is not in this policy's release role.
+  const trust = await writeTrust(h, 1, ['ci', 'alice']);
+  assertCode(await ops(h, [...publishArgs(h, '2.0.1', zst, 'bob'), '--trust', trust]), 1, 'HOIST_KEY_NOT_IN_ROLE');
+  const withTrust = await ops(h, [...publishArgs(h, '2.0.1', zst), '--trust', trust]);
+  assert.equal(withTrust.code, 0, withTrust.stderr);
+  assert.match(withTrust.stdout, /signed +1 of 1 \(ci\); agents will accept it/);
+  // Nothing else was written by the refused runs.
+  assert.equal((await listAll(h, 'history/')).length, 2);
+});
+
+test('an unreachable endpoint fails fast with HOIST_S3 naming the endpoint', async () => {
+  await using h = await createHarness();
+  const file = await buildRelease(h, '1.0.0');
+  const { freePort } = await import('../helpers/app.ts');
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const { run, HOIST_BIN } = await import('../helpers/harness.ts');
+  const started = performance.now();
+  const r = await run([HOIST_BIN, ...publishArgs(h, '1.0.0', file), '--bucket', 'hoist-test', '--endpoint', dead, '--region', 'us-east-1'], {
+    env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+  });
+  assertCode(r, 1, 'HOIST_S3');
+  assert.ok(r.stderr.includes(dead), r.stderr);
+  assert.ok(performance.now() - started < 20_000, 'failed fast');
+  const status = await run([HOIST_BIN, 'status', '--app', 'web', '--env', 'prod', '--bucket', 'b', '--endpoint', dead, '--region', 'us-east-1'], {
+    env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+  });
+  assertCode(status, 1, 'HOIST_S3');
+  assert.ok(status.stderr.includes(dead));
+});
