@@ -129,11 +129,13 @@ export async function deploy(options: DeployOptions): Promise<DeployOutcome> {
       });
       await linkShared(app, staging.path, options.owner);
       await staging.commit(releaseDir);
+      options.onStep?.('renamed');
       log.info({ step: 'unpack', entries: unpacked.entries, bytes: unpacked.bytes }, 'unpacked');
     }
     if (app.hooks?.preActivate !== undefined) {
       await step('pre-activate');
       await runHook(app, 'preActivate', app.hooks.preActivate, releaseDir, next, from, options, log, options.drain);
+      options.onStep?.('pre-activated');
     }
   } catch (err) {
     const error = toHoistError(err);
@@ -156,6 +158,7 @@ export async function deploy(options: DeployOptions): Promise<DeployOutcome> {
   let failure: HoistError | undefined;
   await step('flipped');
   await flipSymlink(path.join(app.root, 'current'), next.dir);
+  options.onStep?.('flip-done');
   log.info({ step: 'flip' }, `current -> ${next.dir}`);
   try {
     if (app.restart !== undefined) {
@@ -164,6 +167,7 @@ export async function deploy(options: DeployOptions): Promise<DeployOutcome> {
     await step('restarted');
     if (app.hooks?.postActivate !== undefined) {
       await runHook(app, 'postActivate', app.hooks.postActivate, releaseDir, next, from, options, log);
+      options.onStep?.('post-activated');
     }
     await step('health');
     const result = await checkHealth(
@@ -200,6 +204,7 @@ export async function deploy(options: DeployOptions): Promise<DeployOutcome> {
     options.onStep?.('committed');
     log.info({ step: 'commit' }, `${target.version} is healthy`);
     await prune(app, env, key, log);
+    options.onStep?.('pruned');
     return { outcome: 'healthy', release: next };
   }
 

@@ -152,8 +152,9 @@ function handleSignals(agent: Agent, log: ReturnType<typeof createLogger>, file:
 /**
  * Crash testing (the kill-9 tests and the torture run): `HOIST_FAULT_KILL_AT=<step>[+<ms>]` makes
  * the agent SIGKILL itself when a deploy reaches that journalled step (optionally <ms> later), the
- * way a power cut would. Steps: fetching, unpacking, pre-activate, flipped, restarted, health,
- * committed, rolling-back, rolled-back.
+ * way a power cut would. Steps, in deploy order: fetching, unpacking, renamed, pre-activate,
+ * pre-activated, flipped, flip-done, restarted, post-activated, health, committed, pruned; on a
+ * failure rolling-back, rolled-back.
  */
 export function faultInjection(spec: string | undefined, log: { warn(o: Record<string, unknown>, m: string): void }): ((key: string, step: string) => void) | undefined {
   if (spec === undefined || spec === '') return undefined;
