@@ -6,26 +6,41 @@
 import { Command, CommanderError } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import { toHoistError } from '../errors.ts';
-import * as agent from './commands/agent.ts';
-import * as approve from './commands/approve.ts';
-import * as keygen from './commands/keygen.ts';
-import * as pack from './commands/pack.ts';
-import * as pin from './commands/pin.ts';
-import * as publish from './commands/publish.ts';
-import * as rollback from './commands/rollback.ts';
-import * as sign from './commands/sign.ts';
-import * as status from './commands/status.ts';
-import * as verify from './commands/verify.ts';
 import { formatError, writeErr, writeOut } from './output.ts';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
-/** Every subcommand; add a module here to add a command. */
-const COMMANDS: readonly CommandModule[] = [keygen, pack, sign, verify, agent, status, publish, approve, pin, rollback];
+/**
+ * Every subcommand and the module that registers it; add a line here to add a command. Modules
+ * load on demand: a run imports only the command it runs (the AWS SDK and zod are most of a cold
+ * start), and all of them only for the top-level help.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
+  keygen: () => import('./commands/keygen.ts'),
+  pack: () => import('./commands/pack.ts'),
+  sign: () => import('./commands/sign.ts'),
+  verify: () => import('./commands/verify.ts'),
+  agent: () => import('./commands/agent.ts'),
+  status: () => import('./commands/status.ts'),
+  publish: () => import('./commands/publish.ts'),
+  approve: () => import('./commands/approve.ts'),
+  pin: () => import('./commands/pin.ts'),
+  unpin: () => import('./commands/pin.ts'),
+  rollback: () => import('./commands/rollback.ts'),
+};
 
-export function buildProgram(): Command {
+/** The modules a command line needs: the named command's, or every one (help, typos). */
+async function commandModules(argv: readonly string[]): Promise<CommandModule[]> {
+  const name = argv.find((arg) => !arg.startsWith('-'));
+  if (name === undefined && (argv.includes('-V') || argv.includes('--version'))) return [];
+  const one = name === undefined ? undefined : COMMANDS[name];
+  const loaders = one === undefined ? Object.values(COMMANDS) : [one];
+  return [...new Set(await Promise.all(loaders.map((load) => load())))];
+}
+
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('hoist')
     .description('Pull-based deployments for fleets of Linux servers: signed manifests, atomic flips, automatic rollback.')
     .version(pkg.version, '-V, --version', 'print the hoist version')
@@ -41,13 +56,13 @@ export function buildProgram(): Command {
   // Program options only before the subcommand: `hoist publish --version 1.2.3` is publish's --version.
   program.enablePositionalOptions();
   // Settings above are inherited by subcommands created after this point.
-  for (const command of COMMANDS) command.register(program);
+  for (const command of await commandModules(argv)) command.register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
   ignoreBrokenPipe();
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
