@@ -275,9 +275,14 @@ export class Agent {
       });
       if (decision.action !== 'deploy') {
         rt.log.debug({ decision: decision.action, reason: decision.reason }, decision.reason);
-        // A pin or unpin that needs no deploy still changes what the host reports.
-        const resting = s.current === undefined ? s.state : s.current.kind === 'pin' ? 'pinned' : s.state;
-        if (resting !== s.state) await this.#keeper.update(key, (a) => ({ ...a, state: resting }));
+        // A pin or unpin that needs no deploy (the same artifact already runs) still changes what
+        // the host reports: `pinned` while a pin holds it, `healthy` once it follows the channel.
+        const target = decision.target;
+        if (target !== undefined && s.current !== undefined && target.artifact.sha256 === s.current.sha256 && target.kind !== s.current.kind) {
+          await this.#keeper.update(key, (a) =>
+            a.current === undefined ? a : { ...a, current: { ...a.current, kind: target.kind, sequence: target.sequence }, state: target.kind === 'pin' ? 'pinned' : 'healthy' },
+          );
+        }
         return { key, outcome: decision.action };
       }
       if (!options.force && Date.now() < rt.retryAfter) return { key, outcome: 'wait' };
@@ -396,8 +401,12 @@ export class Agent {
         signal,
         onError: onError('s3'),
         tick: async (tickSignal) => {
-          await this.pollS3(tickSignal);
-          await this.reconcileAll();
+          // A key that could not be read (reported by the poller) does not hold back the others.
+          try {
+            await this.pollS3(tickSignal);
+          } finally {
+            await this.reconcileAll();
+          }
         },
       });
       this.#stopSources.push(() => poller.stop());

@@ -94,6 +94,15 @@ test('pin, host-scoped pin and unpin', async () => {
   assert.equal((await h.once()).code, 0);
   assert.equal(await h.current(), '2.0.0');
   assert.equal((await h.appState()).state, 'healthy');
+
+  // A pin to what already runs needs no deploy but is reported; so is the unpin after it.
+  await h.pin('2.0.0', v2);
+  assert.equal((await h.once()).code, 0);
+  assert.equal(await h.current(), '2.0.0');
+  assert.equal((await h.appState()).state, 'pinned');
+  await h.pin(null, null);
+  assert.equal((await h.once()).code, 0);
+  assert.equal((await h.appState()).state, 'healthy');
 });
 
 test('rollout 0% leaves the host alone, 100% deploys', async () => {
