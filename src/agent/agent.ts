@@ -12,7 +12,7 @@ import { HoistError, toHoistError } from '../errors.ts';
 import type { AgentConfig } from '../config/schema.ts';
 import type { TrustPolicy } from '../trust/policy.ts';
 import { verifyEnvelope, type VerifiedManifest } from '../trust/verify.ts';
-import { s3Keys } from '../aws/keys.ts';
+import { normalizePrefix, s3Keys } from '../aws/keys.ts';
 import { getObjectBytes } from '../aws/object-store.ts';
 import { isRetryable } from '../aws/errors.ts';
 import { pollManifests, startS3Poller } from '../sources/s3-poller.ts';
@@ -165,6 +165,7 @@ export class Agent {
       stateDir: this.#config.stateDir,
       s3: this.#opts.s3,
       bucket,
+      prefix: normalizePrefix(this.#prefix()),
       limits: this.#config.limits,
       keeper: this.#keeper,
       log: rt.log,

@@ -98,17 +98,7 @@ export async function deploy(options: DeployOptions): Promise<DeployOutcome> {
     if (target.artifact.size > env.limits.artifactBytes) {
       throw new HoistError('HOIST_SIZE_EXCEEDED', `the artifact is ${target.artifact.size} bytes, over limits.artifactBytes (${env.limits.artifactBytes}); raise the limit if that is intended`);
     }
-    const downloaded = await downloadArtifact({
-      s3: env.s3,
-      bucket: env.bucket,
-      key: target.artifact.key,
-      sha256: target.artifact.sha256,
-      size: target.artifact.size,
-      format: target.artifact.format,
-      dir: path.join(env.stateDir, 'downloads'),
-      signal: options.drain,
-      onRetry: (info) => log.warn({ step: 'fetch', attempt: info.attempt, delayMs: info.delayMs, err: String(info.error) }, 'download failed, retrying'),
-    });
+    const downloaded = await fetchArtifact(env, target, options.drain, log);
     await step('unpacking');
     await mkdir(path.join(app.root, 'releases'), { recursive: true });
     {
@@ -352,4 +342,34 @@ async function pruneDownloads(env: DeployEnv, removedDirs: readonly string[]): P
     const sha = /^([0-9a-f]{64})\.(?:tar\.gz|tar\.zst|part)$/.exec(name)?.[1];
     if (sha !== undefined && prefixes.has(sha.slice(0, 12))) await removeDownload(dir, sha);
   }
+}
+
+/**
+ * The artifact as the manifest names it. `artifact.key` is the object key in the bucket; a
+ * publisher that wrote it relative to source.s3.prefix (as DESIGN §3's example reads) is accepted
+ * too: when the key is missing and does not start with the prefix, `<prefix><key>` is tried.
+ */
+async function fetchArtifact(env: DeployEnv, target: Target, signal: AbortSignal, log: Log): Promise<{ path: string }> {
+  const candidates = [target.artifact.key];
+  if (env.prefix !== '' && !target.artifact.key.startsWith(env.prefix)) candidates.push(`${env.prefix}${target.artifact.key}`);
+  let lastError: unknown;
+  for (const key of candidates) {
+    try {
+      return await downloadArtifact({
+        s3: env.s3,
+        bucket: env.bucket,
+        key,
+        sha256: target.artifact.sha256,
+        size: target.artifact.size,
+        format: target.artifact.format,
+        dir: path.join(env.stateDir, 'downloads'),
+        signal,
+        onRetry: (info) => log.warn({ step: 'fetch', attempt: info.attempt, delayMs: info.delayMs, err: String(info.error) }, 'download failed, retrying'),
+      });
+    } catch (err) {
+      if (!(err instanceof HoistError && err.code === 'HOIST_ARTIFACT_NOT_FOUND')) throw err;
+      lastError = err;
+    }
+  }
+  throw lastError;
 }

@@ -27,6 +27,8 @@ export interface DeployEnv {
   readonly stateDir: string;
   readonly s3: S3Client;
   readonly bucket: string;
+  /** source.s3.prefix, normalised ("" or ending in "/"). */
+  readonly prefix: string;
   readonly limits: AgentConfig['limits'];
   readonly keeper: StateKeeper;
   readonly log: Log;

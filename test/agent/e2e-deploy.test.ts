@@ -197,3 +197,39 @@ test('a hostile artifact is refused through the agent and nothing is written out
   const left = await readdir(path.join(h.root, 'releases'));
   assert.deepEqual(left.filter((n) => n.startsWith('.staging')), []);
 });
+
+test('a bucket prefix: channel under <prefix>channels/, artifact key written with or without the prefix', async () => {
+  await using h = await createHarness();
+  await h.writeConfig({ source: { s3: { bucket: BUCKET, prefix: 'hoist/', poll: '*/1 * * * * *', jitter: '0s' } } });
+  const { readFile } = await import('node:fs/promises');
+  const { nextSequence } = await import('../helpers/harness.ts');
+  const put = (key: string, body: string | Buffer) => h.aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+  const release = (version: string, key: string, a: { sha256: string; size: number }) =>
+    h.sign({
+      schema: 1,
+      kind: 'release',
+      app: 'web',
+      env: 'prod',
+      sequence: nextSequence(),
+      version,
+      artifact: { key, sha256: a.sha256, size: a.size, format: 'tar+gzip' },
+      issuedAt: new Date(Date.now() - 1000).toISOString(),
+    });
+  // As DESIGN §3's example reads: the key relative to the prefix.
+  const v1 = await h.artifact('1.0.0');
+  await put(`hoist/artifacts/web/${v1.sha256}.tar.gz`, await readFile(v1.file));
+  await put('hoist/channels/web/prod.json', release('1.0.0', `artifacts/web/${v1.sha256}.tar.gz`, v1));
+  const r1 = await h.once();
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.equal(await h.current(), '1.0.0');
+  // As `hoist publish` writes it: the full object key.
+  const v2 = await h.artifact('2.0.0');
+  await put(`hoist/artifacts/web/${v2.sha256}.tar.gz`, await readFile(v2.file));
+  await put('hoist/channels/web/prod.json', release('2.0.0', `hoist/artifacts/web/${v2.sha256}.tar.gz`, v2));
+  const r2 = await h.once();
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(await h.current(), '2.0.0');
+  const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+  const report = await h.aws.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'hoist/status/web/prod/host-1.json' }));
+  assert.match(await report.Body!.transformToString(), /"version": "2\.0\.0"/);
+});
