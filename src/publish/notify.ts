@@ -62,3 +62,18 @@ export function assertNotified(results: readonly NotifyResult[]): void {
 export function describeNotified(results: readonly NotifyResult[]): string {
   return results.filter((r) => r.ok).map((r) => `notified  ${r.kind} ${r.target}\n`).join('');
 }
+
+/**
+ * What every writing command does after the manifest is written: notify, print one line per
+ * target reached, then fail with the first error if any target was not.
+ */
+export async function announce(
+  clients: { sqs: SQSClient; sns: SNSClient },
+  targets: NotifyTargets,
+  body: string,
+  write: (text: string) => void,
+): Promise<void> {
+  const results = await notify(clients, targets, body);
+  write(describeNotified(results));
+  assertNotified(results);
+}

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { addSignature, serializeEnvelope } from '../../dsse/envelope.ts';
 import { HoistError } from '../../errors.ts';
 import { readStoredManifest, writeEnvelope } from '../../publish/envelope-io.ts';
-import { assertNotified, describeNotified, notify } from '../../publish/notify.ts';
+import { announce } from '../../publish/notify.ts';
 import { addBucketOptions, addNotifyOptions, keysOf, notifyTargets, withAws, type BucketOptions, type NotifyOptions } from '../../publish/options.ts';
 import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
 import { writeOut } from '../output.ts';
@@ -71,8 +71,6 @@ async function approve(opts: ApproveOptions): Promise<void> {
         '',
       ].join('\n'),
     );
-    const results = await notify(clients, notifyTargets(opts), serializeEnvelope(envelope));
-    writeOut(describeNotified(results));
-    assertNotified(results);
+    await announce(clients, notifyTargets(opts), serializeEnvelope(envelope), writeOut);
   });
 }

@@ -10,7 +10,7 @@ import { HoistError, toHoistError } from '../../errors.ts';
 import type { Manifest, PinManifest } from '../../manifest/schema.ts';
 import { readSequence, readStoredManifest, writeEnvelope, type StoredManifest } from '../../publish/envelope-io.ts';
 import { findInHistory, listHistory } from '../../publish/history.ts';
-import { assertNotified, describeNotified, notify } from '../../publish/notify.ts';
+import { announce } from '../../publish/notify.ts';
 import {
   addBucketOptions,
   addNotifyOptions,
@@ -143,7 +143,7 @@ async function unpin(opts: PinOptions): Promise<void> {
 }
 
 async function writePin(
-  clients: Parameters<typeof notify>[0] & { s3: S3Client },
+  clients: Parameters<typeof announce>[0] & { s3: S3Client },
   opts: PinOptions,
   keys: S3Keys,
   signer: Signer,
@@ -161,9 +161,7 @@ async function writePin(
       '',
     ].join('\n'),
   );
-  const results = await notify(clients, notifyTargets(opts), serializeEnvelope(envelope));
-  writeOut(describeNotified(results));
-  assertNotified(results);
+  await announce(clients, notifyTargets(opts), serializeEnvelope(envelope), writeOut);
 }
 
 function describePin(m: Manifest): string {

@@ -9,7 +9,7 @@ import { formatBytes } from '../../util/units.ts';
 import { planRelease } from '../../publish/plan.ts';
 import { inspectArtifact, uploadArtifact } from '../../publish/upload.ts';
 import { writeRelease } from '../../publish/release.ts';
-import { assertNotified, describeNotified, notify } from '../../publish/notify.ts';
+import { announce } from '../../publish/notify.ts';
 import { createProgress } from '../../publish/progress.ts';
 import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
 import {
@@ -113,8 +113,6 @@ async function publish(opts: PublishOptions): Promise<void> {
         '',
       ].join('\n'),
     );
-    const results = await notify(clients, notifyTargets(opts), serializeEnvelope(written.envelope));
-    writeOut(describeNotified(results));
-    assertNotified(results);
+    await announce(clients, notifyTargets(opts), serializeEnvelope(written.envelope), writeOut);
   });
 }

@@ -8,7 +8,7 @@ import { HoistError, toHoistError } from '../../errors.ts';
 import type { ReleaseManifest } from '../../manifest/schema.ts';
 import { readStoredManifest } from '../../publish/envelope-io.ts';
 import { findInHistory, listHistory } from '../../publish/history.ts';
-import { assertNotified, describeNotified, notify } from '../../publish/notify.ts';
+import { announce } from '../../publish/notify.ts';
 import {
   addBucketOptions,
   addNotifyOptions,
@@ -112,8 +112,6 @@ async function rollback(opts: RollbackOptions): Promise<void> {
         '',
       ].join('\n'),
     );
-    const results = await notify(clients, notifyTargets(opts), serializeEnvelope(written.envelope));
-    writeOut(describeNotified(results));
-    assertNotified(results);
+    await announce(clients, notifyTargets(opts), serializeEnvelope(written.envelope), writeOut);
   });
 }
