@@ -23,6 +23,7 @@ import type { AgentState, AppState } from '../state/schema.ts';
 import { buildStatusReport, publishStatus } from '../report/status.ts';
 import { formatStatusLine, type Notifier } from '../systemd/notify.ts';
 import { resolveUser } from '../proc/run.ts';
+import { resolveGroup } from '../proc/user.ts';
 import { classifySequence, decide, type ManifestView } from './decide.ts';
 import { deploy, type DeployOutcome } from './deploy.ts';
 import { createStateKeeper } from './keeper.ts';
@@ -119,7 +120,7 @@ export class Agent {
       if (app.user !== undefined) {
         const user = await resolveUser(app.user);
         owner = { uid: user.uid, gid: user.gid, home: user.home, name: user.name };
-        if (app.group !== undefined) owner.gid = (await resolveGroup(app.group)) ?? owner.gid;
+        if (app.group !== undefined) owner.gid = await resolveGroup(app.group);
       }
       const rt: AppRuntime = {
         config: app,
@@ -515,15 +516,4 @@ function view(v: VerifiedManifest): ManifestView {
     rollout: m.rollout,
     hosts: m.kind === 'pin' ? m.hosts : undefined,
   };
-}
-
-async function resolveGroup(name: string): Promise<number | undefined> {
-  const { readFile } = await import('node:fs/promises');
-  const text = await readFile('/etc/group', 'utf8').catch(() => '');
-  for (const line of text.split('\n')) {
-    const [group, , gid] = line.split(':');
-    if (group === name && gid !== undefined) return Number(gid);
-  }
-  if (/^\d+$/.test(name)) return Number(name);
-  throw new HoistError('HOIST_CONFIG_INVALID', `group "${name}" does not exist on this host`);
 }

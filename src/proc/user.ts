@@ -69,3 +69,14 @@ function unknownUser(name: string): HoistError {
     { details: { user: name } },
   );
 }
+
+/** The gid of a group name (or a numeric gid as is), from /etc/group; unknown → HOIST_CONFIG_INVALID. */
+export async function resolveGroup(name: string, groupFile = '/etc/group'): Promise<number> {
+  const text = await readFile(groupFile, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    const [group, , gid] = line.split(':');
+    if (group === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  if (/^\d+$/.test(name)) return Number(name);
+  throw new HoistError('HOIST_CONFIG_INVALID', `group "${name}" does not exist on this host; create it or fix apps[].group`);
+}

@@ -8,7 +8,7 @@ import { isHoistError } from '../../src/errors.ts';
 import { baseEnv, DEFAULT_PATH, hookEnv } from '../../src/proc/env.ts';
 import { groupRunning, killGroup, parseProcStat, pidRunning } from '../../src/proc/group.ts';
 import { LineSplitter, OutputTail } from '../../src/proc/output.ts';
-import { findInPasswd, parsePasswdLine, resolveUser } from '../../src/proc/user.ts';
+import { findInPasswd, parsePasswdLine, resolveGroup, resolveUser } from '../../src/proc/user.ts';
 
 test('LineSplitter emits whole lines across chunks, strips \\r, cuts overlong runs, flushes at end', () => {
   const lines: string[] = [];
@@ -108,6 +108,19 @@ test('resolveUser falls back to the passwd file when getent cannot run', async (
     await assert.rejects(resolveUser('api', join(dir, 'missing')), (e: unknown) => isHoistError(e, 'HOIST_IO'));
   } finally {
     process.env.PATH = saved;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('resolveGroup: by name from the group file, numeric as is, unknown refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hoist-group-'));
+  try {
+    const file = join(dir, 'group');
+    await writeFile(file, 'root:x:0:\nwww-data:x:33:\nbroken\n');
+    assert.equal(await resolveGroup('www-data', file), 33);
+    assert.equal(await resolveGroup('1234', file), 1234);
+    await assert.rejects(resolveGroup('nope', file), (e: unknown) => isHoistError(e, 'HOIST_CONFIG_INVALID'));
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
