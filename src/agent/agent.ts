@@ -41,6 +41,8 @@ export interface AgentOptions {
   readonly notifier: Notifier;
   readonly agentVersion: string;
   readonly now?: () => Date;
+  /** Download stall window (HOIST_STALL_TIMEOUT_MS); the downloader's default when absent. */
+  readonly stallTimeoutMs?: number;
   /** Test hook: called with `app/env` and the step name after each journalled deploy step. */
   readonly onStep?: (key: string, step: string) => void;
 }
@@ -170,6 +172,7 @@ export class Agent {
       limits: this.#config.limits,
       keeper: this.#keeper,
       log: rt.log,
+      stallTimeoutMs: this.#opts.stallTimeoutMs,
     };
   }
 

@@ -364,6 +364,7 @@ async function fetchArtifact(env: DeployEnv, target: Target, signal: AbortSignal
         format: target.artifact.format,
         dir: path.join(env.stateDir, 'downloads'),
         signal,
+        ...(env.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: env.stallTimeoutMs }),
         onRetry: (info) => log.warn({ step: 'fetch', attempt: info.attempt, delayMs: info.delayMs, err: String(info.error) }, 'download failed, retrying'),
       });
     } catch (err) {

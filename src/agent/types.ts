@@ -32,6 +32,8 @@ export interface DeployEnv {
   readonly limits: AgentConfig['limits'];
   readonly keeper: StateKeeper;
   readonly log: Log;
+  /** Download stall watchdog window (default 30 s in the downloader). */
+  readonly stallTimeoutMs?: number | undefined;
 }
 
 /** The app user: owner of unpacked files; hooks and the health command run as it. */

@@ -55,6 +55,7 @@ export async function runAgent(file: string, once: boolean): Promise<void> {
     notifier,
     agentVersion: pkg.version,
     ...(onStep === undefined ? {} : { onStep }),
+    ...stallTimeout(process.env.HOIST_STALL_TIMEOUT_MS),
   });
   log.info({ hostId, stateDir: config.stateDir, apps: config.apps.map((a) => `${a.name}/${a.env}`), lock: lock.path, once }, `hoist agent ${pkg.version} starting`);
   // Signals are handled from here on, before recovery and the first reconcile.
@@ -169,4 +170,13 @@ export function faultInjection(spec: string | undefined, log: { warn(o: Record<s
     if (ms > 0) setTimeout(kill, ms);
     else kill();
   };
+}
+
+/**
+ * `HOIST_STALL_TIMEOUT_MS`: how long a download may receive (almost) nothing before the attempt is
+ * abandoned and retried (default 30 s). For links slower than 1 KiB per window, and for tests.
+ */
+function stallTimeout(value: string | undefined): { stallTimeoutMs?: number } {
+  const ms = Number(value);
+  return value !== undefined && Number.isSafeInteger(ms) && ms > 0 ? { stallTimeoutMs: ms } : {};
 }

@@ -1,0 +1,43 @@
+/**
+ * The fleet simulation (bench/fleet.ts) in small: 20 real agents in one worker process against one
+ * fauxqs behind a counting proxy. Every host converges; an idle poll costs exactly one conditional
+ * GET per key, answered 304; a 10 % rollout reaches exactly the hosts `inCohort` predicts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { inCohort } from '../../src/agent/decide.ts';
+import { hostIds, runFleetSimulation } from '../../bench/fleet/sim.ts';
+
+test('fleet of 20 agents: convergence, 304 idle polls, exact 10 % cohort', { timeout: 240_000 }, async (t) => {
+  const result = await runFleetSimulation({ hosts: 20, pollSeconds: 2, idlePolls: 3, progress: (line) => t.diagnostic(line) });
+  for (const f of result.figures) t.diagnostic(JSON.stringify(f));
+
+  assert.equal(result.hosts, 20);
+  assert.ok(result.converged.initial, 'every host took 1.0.0');
+  assert.ok(result.converged.v2, 'every host took 2.0.0');
+
+  // Idle: only conditional GETs of the channel and the pin, all 304, one per key per poll.
+  assert.deepEqual(Object.keys(result.idle.proxy).sort(), ['GET channel 304', 'GET pin 304'], JSON.stringify(result.idle.proxy));
+  const perHost = Object.entries(result.idle.perHost);
+  assert.equal(perHost.length, 20);
+  for (const [id, c] of perHost) {
+    assert.equal(c.other, 0, `${id} made no other requests while idle`);
+    assert.equal(c.not304, 0, `${id}: every idle GET was a 304`);
+    assert.ok(c.polls >= 1, `${id} polled in the window`);
+    assert.equal(c.pinPolls, c.polls, `${id}: each poll reads the channel and the pin`);
+    assert.equal(c.channel, c.polls, `${id}: one channel request per poll (no retries)`);
+    assert.equal(c.pin, c.pinPolls, `${id}: one pin request per poll (no retries)`);
+  }
+  const total = Object.values(result.idle.proxy).reduce((s, x) => s + x, 0);
+  const hostGets = perHost.reduce((s, [, c]) => s + c.channel + c.pin, 0);
+  assert.equal(total, hostGets, 'the proxy saw exactly the requests the hosts counted');
+
+  // Rollout 10 %: the cohort formula's prediction, exactly.
+  const predicted = hostIds(20).filter((id) => inCohort(id, 'web', 'prod', 10));
+  assert.ok(predicted.length > 0, 'the sample has canaries');
+  assert.deepEqual(result.cohort.predicted, predicted);
+  assert.deepEqual(result.cohort.actual, predicted);
+  assert.deepEqual(result.cohort.missing, []);
+  assert.deepEqual(result.cohort.unexpected, []);
+  assert.deepEqual(result.errors.filter((e) => e.includes(' error:')), [], 'no agent logged an error');
+});
