@@ -1,0 +1,60 @@
+/**
+ * A real `hoist agent` daemon against fauxqs, built on the end-to-end test harness: signing keys,
+ * the tiny HTTP test app as releases, an SQS queue for the agent, and helpers to publish, notify
+ * and wait on the agent's persisted state.
+ */
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { createHarness } from '../../test/helpers/harness.ts';
+import type { AgentProcess, AppStateView, ConfigOverrides, Harness } from '../../test/helpers/harness.ts';
+
+export interface Rig extends AsyncDisposable {
+  readonly harness: Harness;
+  readonly queueUrl: string;
+  /** Sends the envelope to the agent's queue, as `hoist publish --notify-sqs` does. */
+  notify(envelope: string): Promise<void>;
+  /** Polls state.json every `everyMs` until `predicate` holds; returns the time it first held. */
+  waitState(predicate: (s: AppStateView) => boolean, timeoutMs: number, everyMs?: number): Promise<number>;
+  start(env?: Record<string, string>): AgentProcess;
+}
+
+export async function createRig(config: (queueUrl: string, h: Harness) => ConfigOverrides): Promise<Rig> {
+  const harness = await createHarness();
+  try {
+    const queueUrl = await harness.aws.createQueue('hoist-bench-host-1');
+    await harness.writeConfig(config(queueUrl, harness));
+    return {
+      harness,
+      queueUrl,
+      async notify(envelope) {
+        await harness.aws.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: envelope }));
+      },
+      async waitState(predicate, timeoutMs, everyMs = 10) {
+        const deadline = performance.now() + timeoutMs;
+        while (performance.now() < deadline) {
+          const s = await harness.appState().catch(() => undefined);
+          if (s !== undefined && predicate(s)) return performance.now();
+          await delay(everyMs);
+        }
+        throw new Error(`timed out after ${timeoutMs} ms waiting on the agent's state`);
+      },
+      start(env = {}) {
+        return harness.start({ env: { HOIST_TEST_NODE: process.execPath, ...env } });
+      },
+      [Symbol.asyncDispose]: () => harness[Symbol.asyncDispose](),
+    };
+  } catch (error) {
+    await harness[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+/** Settled on `version` with `sequence` committed and nothing in flight. */
+export function settled(version: string, sequence?: number): (s: AppStateView) => boolean {
+  return (s) => s.txn === undefined && s.current?.version === version && (sequence === undefined || s.highWater.release?.sequence === sequence);
+}
+
+export function sequenceOf(envelope: string): number {
+  const { payload } = JSON.parse(envelope) as { payload: string };
+  return (JSON.parse(Buffer.from(payload, 'base64').toString('utf8')) as { sequence: number }).sequence;
+}
