@@ -50,9 +50,12 @@ export async function resolveTrustPolicy(block: TrustBlock, options: ResolveTrus
   const at = (path: PropertyKey[]): string => formatPath(path);
   const base = options.path ?? ['trust'];
   const keys = new Map<string, TrustedKey>();
+  // Names declared under keys, loadable or not: a role naming a key whose file failed to load is
+  // not also reported as naming an unknown key.
+  const declared = new Set<string>(Object.keys(block.keys));
 
   await loadKeys(block.keys, [...base, 'keys'], options.baseDir, keys, issues);
-  const roles = resolveRoles(block.roles, [...base, 'roles'], keys, issues);
+  const roles = resolveRoles(block.roles, [...base, 'roles'], keys, declared, issues);
   if (ROLES.every((role) => block.roles[role] === undefined)) {
     issues.push(`${at([...base, 'roles'])}: define at least one role (release or pin)`);
   }
@@ -60,8 +63,11 @@ export async function resolveTrustPolicy(block: TrustBlock, options: ResolveTrus
   const apps = new Map<string, RolePolicies>();
   for (const [app, override] of Object.entries(options.apps ?? {})) {
     const appBase = options.appPaths?.[app] ?? ['apps', app, 'trust'];
-    if (override.keys !== undefined) await loadKeys(override.keys, [...appBase, 'keys'], options.baseDir, keys, issues);
-    apps.set(app, resolveRoles(override.roles, [...appBase, 'roles'], keys, issues));
+    if (override.keys !== undefined) {
+      for (const name of Object.keys(override.keys)) declared.add(name);
+      await loadKeys(override.keys, [...appBase, 'keys'], options.baseDir, keys, issues);
+    }
+    apps.set(app, resolveRoles(override.roles, [...appBase, 'roles'], keys, declared, issues));
   }
 
   if (issues.length > 0) {
@@ -103,6 +109,7 @@ function resolveRoles(
   blocks: { [R in Role]?: RoleBlock | undefined },
   path: PropertyKey[],
   keys: Map<string, TrustedKey>,
+  declared: ReadonlySet<string>,
   issues: string[],
 ): RolePolicies {
   const out: RolePolicies = {};
@@ -115,7 +122,7 @@ function resolveRoles(
       const key = keys.get(name);
       if (key === undefined) {
         complete = false;
-        issues.push(`${formatPath([...path, role, 'keys', i])}: unknown key "${name}"; add it under keys or fix the name`);
+        if (!declared.has(name)) issues.push(`${formatPath([...path, role, 'keys', i])}: unknown key "${name}"; add it under keys or fix the name`);
       } else {
         keyIds.add(key.keyId);
       }

@@ -44,6 +44,19 @@ test('every problem is reported at once, with its path', async () => {
   });
 });
 
+test('a role naming a key whose file is missing reports the file once, not also an unknown key', async () => {
+  const block = trustBlockSchema.parse({
+    keys: { ci: '/nonexistent/ci.pub' },
+    roles: { release: { keys: ['ci'], threshold: 1 } },
+  });
+  await assert.rejects(resolveTrustPolicy(block, { baseDir: '.' }), (error: unknown) => {
+    assert.ok(error instanceof HoistError);
+    const issues = error.details?.issues as string[];
+    assert.deepEqual(issues.map((i) => i.split(':')[0]), ['trust.keys.ci']);
+    return true;
+  });
+});
+
 test('a policy needs at least one role', async () => {
   const block = trustBlockSchema.parse({ keys: { ci: ci.publicPem }, roles: {} });
   await assert.rejects(resolveTrustPolicy(block, { baseDir: '.', path: [] }), (error: unknown) => {
