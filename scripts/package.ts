@@ -21,6 +21,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { build } from 'esbuild';
 import { x as untar } from 'tar';
+import { RUNTIME_FLAGS } from '../src/cli/defaults.ts';
 
 const execFileP = promisify(execFile);
 
@@ -209,7 +210,7 @@ async function seaBlob(work: string, script: string, arch: Arch, generator: stri
   await writeFile(
     join(work, config),
     JSON.stringify(
-      { main: basename(script), output, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: native },
+      { main: basename(script), output, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: native, execArgv: RUNTIME_FLAGS },
       null,
       2,
     ),

@@ -6,6 +6,7 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createHarness } from '../../test/helpers/harness.ts';
+import { RUNTIME_FLAGS } from '../../src/cli/defaults.ts';
 import type { AgentProcess, AppStateView, ConfigOverrides, Harness } from '../../test/helpers/harness.ts';
 
 export interface Rig extends AsyncDisposable {
@@ -39,7 +40,9 @@ export async function createRig(config: (queueUrl: string, h: Harness) => Config
         throw new Error(`timed out after ${timeoutMs} ms waiting on the agent's state`);
       },
       start(env = {}) {
-        return harness.start({ env: { HOIST_TEST_NODE: process.execPath, ...env } });
+        // The agent runs with the V8 flags the shipped executable carries (its SEA execArgv).
+        const nodeOptions = [...RUNTIME_FLAGS, env.NODE_OPTIONS ?? ''].join(' ').trim();
+        return harness.start({ env: { HOIST_TEST_NODE: process.execPath, ...env, NODE_OPTIONS: nodeOptions } });
       },
       [Symbol.asyncDispose]: () => harness[Symbol.asyncDispose](),
     };

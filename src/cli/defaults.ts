@@ -1,2 +1,10 @@
 /** Defaults shared by the commands that read the agent config. */
 export const DEFAULT_CONFIG = '/etc/hoist/agent.yaml';
+
+/**
+ * V8 flags the shipped executable runs with (the SEA's execArgv). Without a cap V8 lets the old
+ * space grow lazily under deploy churn: measured RSS 153 MiB after 10 deploys and 274 MiB after
+ * 500, flat from 250 on, so garbage, not a leak. With these flags: 124 MiB after 10 and 132 MiB
+ * after 500 (1.06×). `npm run bench -- memory` runs the agent with the same flags.
+ */
+export const RUNTIME_FLAGS: readonly string[] = ['--max-old-space-size=128', '--max-semi-space-size=1'];
