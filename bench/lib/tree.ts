@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { mulberry32 } from '../../test/helpers/prng.ts';
 
 export interface TreeSpec {
   readonly files: number;
@@ -17,18 +18,6 @@ export interface TreeStats {
   readonly files: number;
   readonly dirs: number;
   readonly bytes: number;
-}
-
-/** Mulberry32: small, fast, good enough to shape a benchmark tree. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const WORDS_IN_VOCABULARY = 1500;
@@ -72,7 +61,7 @@ function fileSizes(spec: TreeSpec, random: () => number): number[] {
 }
 
 export async function generateTree(dir: string, spec: TreeSpec): Promise<TreeStats> {
-  const random = prng(spec.seed ?? 42);
+  const random = mulberry32(spec.seed ?? 42);
   const pool = textPool(random);
   const sizes = fileSizes(spec, random);
   const dirs = new Set<string>();

@@ -11,19 +11,8 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { packDirectory } from '../../src/pack/pack.ts';
 import { agentStateSchema, type AgentState, type AppState } from '../../src/state/schema.ts';
 import { writeAppRelease, type AppBehaviour } from './app.ts';
+import { mulberry32 } from './prng.ts';
 import { BUCKET, HOIST_BIN, run, type Artifact, type Harness, type RunResult } from './harness.ts';
-
-/** mulberry32: a tiny, well-mixed 32-bit PRNG; the same seed gives the same sequence. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface Rng {
   readonly seed: number;
