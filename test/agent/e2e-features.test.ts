@@ -137,3 +137,30 @@ test('activation window: outside it a new release waits; inside it deploys', asy
   assert.equal(r.code, 0, r.stderr);
   assert.equal(await h.current(), '1.0.0');
 });
+
+test('status --local reads a corrupt state.json without moving it (the agent owns it)', async () => {
+  await using h = await createHarness();
+  await h.writeConfig();
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(h.stateDir, { recursive: true });
+  await writeFile(path.join(h.stateDir, 'state.json'), '{ not json');
+  const r = await run([HOIST_BIN, 'status', '--local', '--config', h.configPath]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /HOIST_STATE_CORRUPT/);
+  assert.equal(await readFile(path.join(h.stateDir, 'state.json'), 'utf8'), '{ not json');
+});
+
+test('the agent moves a corrupt state.json aside, says so, and carries on', async () => {
+  await using h = await createHarness();
+  await h.writeConfig();
+  const { mkdir, readdir } = await import('node:fs/promises');
+  await mkdir(h.stateDir, { recursive: true });
+  await writeFile(path.join(h.stateDir, 'state.json'), '{ not json');
+  const v1 = await h.artifact('1.0.0');
+  await h.publish('1.0.0', v1);
+  const r = await h.once();
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /HOIST_STATE_CORRUPT/);
+  assert.equal(await h.current(), '1.0.0');
+  assert.ok((await readdir(h.stateDir)).some((n) => n.startsWith('state.json.corrupt-')));
+});

@@ -79,7 +79,8 @@ async function fleetStatus(opts: FleetOptions, json: boolean): Promise<void> {
 
 async function localStatus(file: string, json: boolean): Promise<void> {
   const config = await loadConfigFile(file);
-  const { state } = await loadState(config.stateDir);
+  // Read-only: the agent may be running and owns the file; a corrupt one is reported, never moved.
+  const { state } = await loadState(config.stateDir, { readOnly: true });
   const now = Date.now();
   const rows = config.apps.map((app) => {
     const s = getAppState(state, appKey(app.name, app.env));
