@@ -98,10 +98,6 @@ export class Agent {
     return this.#keeper.state;
   }
 
-  get draining(): AbortSignal {
-    return this.#drain.signal;
-  }
-
   /** Resolves app users, restores verified manifests from state and recovers interrupted deploys. */
   async init(): Promise<void> {
     await this.#buildApps(this.#config);

@@ -20,6 +20,7 @@ import { probeOnce, type HealthSpec } from '../health/probe.ts';
 import { checkHealth } from '../health/check.ts';
 import { pruneReleases } from '../state/retention.ts';
 import type { AppState, ReleaseRecord } from '../state/schema.ts';
+import { withFailed } from '../state/store.ts';
 import { releaseDirName, type Target } from './decide.ts';
 import type { AppConfig, DeployEnv, Log, Owner } from './types.ts';
 
@@ -38,8 +39,6 @@ export interface DeployOptions {
   /** Called after each journalled step (tests use it to kill the agent at precise points). */
   readonly onStep?: (step: string) => void;
 }
-
-const FAILED_LIST_MAX = 100;
 
 export function healthSpec(app: AppConfig): HealthSpec {
   const h = app.health;
@@ -60,12 +59,6 @@ function record(target: Target, now: Date): ReleaseRecord {
     since: now.toISOString(),
     kind: target.kind,
   };
-}
-
-export function addFailed(failed: readonly string[], sha256: string): string[] {
-  const next = failed.filter((s) => s !== sha256);
-  next.push(sha256);
-  return next.slice(-FAILED_LIST_MAX);
 }
 
 /** The state an app is in when it runs `current` (or nothing) with no deploy under way. */
@@ -215,10 +208,9 @@ export async function rollBack(options: RollBackOptions): Promise<DeployOutcome>
   if (from === undefined) {
     log.error({ step: 'health', code: failure.code, err: failure.message }, `${next.version} failed and there is no previous release to go back to`);
     await env.keeper.update(key, (s) => {
-      const { txn: _txn, current: _current, ...rest } = s;
+      const { txn: _txn, current: _current, ...rest } = withFailed(s, next.sha256);
       return {
         ...rest,
-        failed: addFailed(s.failed, next.sha256),
         state: 'failed',
         lastAttempt: { version: next.version, sha256: next.sha256, sequence: next.sequence, outcome: 'failed', code: failure.code, message: failure.message, at: at() },
       };
@@ -248,11 +240,10 @@ export async function rollBack(options: RollBackOptions): Promise<DeployOutcome>
   const outcome = rollbackError === undefined ? 'rolled-back' : 'failed';
   const error = rollbackError ?? failure;
   await env.keeper.update(key, (s) => {
-    const { txn: _txn, ...rest } = s;
+    const { txn: _txn, ...rest } = withFailed(s, next.sha256);
     return {
       ...rest,
       current: from,
-      failed: addFailed(s.failed, next.sha256),
       state: outcome,
       lastAttempt: { version: next.version, sha256: next.sha256, sequence: next.sequence, outcome, code: error.code, message: error.message, at: at() },
     };

@@ -55,9 +55,12 @@ export function withAppState(state: AgentState, key: string, fn: (app: AppState)
   return { ...state, apps: { ...state.apps, [key]: fn(getAppState(state, key)) } };
 }
 
-/** Adds an artifact digest to the failed list (once). */
+/** Most digests kept on the failed list: the oldest drop off, so the state file stays small. */
+export const FAILED_LIST_MAX = 100;
+
+/** Adds an artifact digest to the failed list (once), keeping the newest FAILED_LIST_MAX. */
 export function withFailed(app: AppState, sha256: string): AppState {
-  return app.failed.includes(sha256) ? app : { ...app, failed: [...app.failed, sha256] };
+  return app.failed.includes(sha256) ? app : { ...app, failed: [...app.failed, sha256].slice(-FAILED_LIST_MAX) };
 }
 
 /** Reads the state; a missing file is an empty state, an invalid one is moved aside. */

@@ -13,6 +13,7 @@ import {
   saveState,
   withAppState,
   withFailed,
+  FAILED_LIST_MAX,
 } from '../../src/state/store.ts';
 import type { AgentState, AppState, ReleaseRecord } from '../../src/state/schema.ts';
 import { isHoistError } from '../../src/errors.ts';
@@ -61,6 +62,10 @@ test('withAppState replaces one app without touching the input', () => {
   assert.deepEqual(getAppState(again, 'nope/prod'), emptyAppState());
   const app = getAppState(again, 'api/prod');
   assert.equal(withFailed(app, SHA_A), app, 'adding a digest twice changes nothing');
+  let full = emptyAppState();
+  for (let i = 0; i <= FAILED_LIST_MAX; i++) full = withFailed(full, i.toString(16).padStart(64, '0'));
+  assert.equal(full.failed.length, FAILED_LIST_MAX, 'the failed list is capped');
+  assert.equal(full.failed[0], (1).toString(16).padStart(64, '0'), 'the oldest digest drops off');
 });
 
 test('a missing state file loads as the empty state', async (t) => {
