@@ -11,8 +11,12 @@ import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { HoistError } from '../errors.ts';
 import type { ArchiveFormat } from '../pack/pack.ts';
 
+/** Output chunk of the decompressor: fewer, larger chunks cost fewer callbacks per byte. */
+const DECOMPRESS_CHUNK = 128 * 1024;
+
 export function createDecompressor(format: ArchiveFormat): Transform {
-  return format === 'tar+zstd' ? createZstdDecompress() : createGunzip();
+  const options = { chunkSize: DECOMPRESS_CHUNK };
+  return format === 'tar+zstd' ? createZstdDecompress(options) : createGunzip(options);
 }
 
 const NESTED_MAGIC: readonly (readonly number[])[] = [

@@ -1,46 +1,28 @@
 /**
- * After extraction: make ownership and modes final and flush everything to disk (a release can
- * hold 500 000 entries). Never follows symlinks.
+ * Flushing an unpacked release to disk (a release can hold 500 000 entries). Never follows symlinks.
  *
- * Flushing: one `sync -f <dir>` (coreutils; syncfs(2) on the file system holding the release)
- * instead of an open + fsync + close per entry. syncfs writes back every dirty page and inode of
- * that file system and commits its journal before it returns, so everything under `dir` is at
- * least as durable as after fsyncing each entry (a fresh staging directory holds no mount points,
- * so nothing in it lives on another file system). Since Linux 5.8 syncfs also reports writeback
- * errors, and `sync` exits non-zero on them: that fails the unpack. Where `sync -f` is missing
- * (no coreutils, an old busybox) every entry is fsynced as before.
+ * One `sync -f <dir>` (coreutils; syncfs(2) on the file system holding the release) instead of an
+ * open + fsync + close per entry. syncfs writes back every dirty page and inode of that file system
+ * and commits its journal before it returns, so everything under `dir` is at least as durable as
+ * after fsyncing each entry (a fresh staging directory holds no mount points, so nothing in it
+ * lives on another file system). Since Linux 5.8 syncfs also reports writeback errors, and `sync`
+ * exits non-zero on them: that fails the unpack. Where `sync -f` is missing (no coreutils, an old
+ * busybox) every entry is fsynced as before. Owners and modes are the tree writer's job.
  */
 
 import { execFile } from 'node:child_process';
 import type { Dirent } from 'node:fs';
 import { constants } from 'node:fs';
-import { chmod, lchown, lstat, open, readdir } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import path from 'node:path';
-
-export interface FinishTreeOptions {
-  /** lchown every entry (and the root) to this owner. */
-  readonly owner?: { readonly uid: number; readonly gid: number } | undefined;
-  readonly signal?: AbortSignal | undefined;
-}
 
 /** fs calls in flight at once: journalling filesystems batch fsyncs, one at a time is slow. */
 const CONCURRENCY = 32;
-const SPECIAL_BITS = 0o7000;
 
 /** Flushes every file and directory under `dir`, and `dir` itself, to disk. */
 export async function syncTree(dir: string, signal?: AbortSignal): Promise<void> {
-  await finishTree(dir, { signal });
-}
-
-/**
- * Sets the owner when asked, strips setuid/setgid/sticky from every file and directory (also
- * from directories that inherited setgid from their parent), then flushes the tree to disk.
- */
-export async function finishTree(dir: string, options: FinishTreeOptions = {}): Promise<void> {
-  const { owner, signal } = options;
-  const paths = await listTree(dir, signal);
-  await eachBounded(paths, signal, (item) => fixEntry(item, owner));
   if (await syncFileSystem(dir, signal)) return;
+  const paths = await listTree(dir, signal);
   await eachBounded(paths, signal, fsyncEntry);
 }
 
@@ -104,17 +86,9 @@ async function listTree(root: string, signal: AbortSignal | undefined): Promise<
       }
     }
   }
-  // every item is flushed before finishTree returns; the root goes last only for tidiness
+  // every item is flushed before syncTree returns; the root goes last only for tidiness
   items.push({ path: root, kind: 'directory' });
   return items;
-}
-
-async function fixEntry(item: TreeItem, owner: FinishTreeOptions['owner']): Promise<void> {
-  if (owner !== undefined) await lchown(item.path, owner.uid, owner.gid);
-  if (item.kind === 'other') return; // symlinks have no mode of their own
-  // chown clears setuid on files but not the sticky bit or a directory's setgid: check after it
-  const { mode } = await lstat(item.path);
-  if ((mode & SPECIAL_BITS) !== 0) await chmod(item.path, mode & 0o777);
 }
 
 async function fsyncEntry(item: TreeItem): Promise<void> {

@@ -3,17 +3,19 @@
  *
  * Layers, each of which fails the unpack (never skips an entry silently):
  * - our own decompression, capped by the ratio budget (decompress.ts);
- * - EntryPolicy (entry-policy.ts), called from node-tar's `filter` before an entry is written:
- *   types, paths, symlink targets, entries/depth/bytes caps;
- * - node-tar's Unpack with `strict: true`, so every tar warning (bad checksum, truncation, writing
- *   through a symlink, an unsupported entry) becomes an error;
- * - a final pass (sync-tree.ts) that sets the owner, strips setuid/setgid/sticky and fsyncs.
+ * - node-tar's `Parser` for the tar format only (headers, pax and GNU long names, checksums),
+ *   with `strict: true`, so every tar warning (bad checksum, truncation) becomes an error;
+ * - EntryPolicy (entry-policy.ts), before an entry is written: types, paths, symlink targets,
+ *   entries/depth/bytes caps;
+ * - our TreeWriter (tree-writer.ts), which writes what the policy admitted: owner and modes set as
+ *   it goes, never setuid/setgid/sticky, never through a symlink;
+ * - a flush of the whole tree to disk (sync-tree.ts).
  */
 
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { Unpack } from 'tar';
+import { Parser } from 'tar';
 import type { ReadEntry } from 'tar';
 import { HoistError, isHoistError } from '../errors.ts';
 import type { ArchiveFormat } from '../pack/pack.ts';
@@ -21,11 +23,15 @@ import { DecompressionGuard, createDecompressor } from './decompress.ts';
 import { EntryPolicy } from './entry-policy.ts';
 import { ratioBudget } from './limits.ts';
 import type { UnpackLimits } from './limits.ts';
-import { finishTree } from './sync-tree.ts';
+import { syncTree } from './sync-tree.ts';
+import { TreeWriter } from './tree-writer.ts';
 
 export { DEFAULT_UNPACK_LIMITS } from './limits.ts';
 export type { UnpackLimits } from './limits.ts';
 export { syncTree } from './sync-tree.ts';
+
+/** Read-ahead of the archive file. */
+const READ_CHUNK = 256 * 1024;
 
 export interface UnpackOptions {
   /** The verified archive. */
@@ -63,50 +69,84 @@ export async function unpackArchive(options: UnpackOptions): Promise<UnpackResul
   const fail = (error: unknown): void => {
     failure ??= error;
   };
+  let writer: TreeWriter;
+  try {
+    writer = new TreeWriter({ dest, owner: options.owner });
+  } catch (cause) {
+    throw toUnpackError(cause);
+  }
 
-  const unpack = new Unpack({
-    cwd: dest,
-    strict: true,
-    preserveOwner: false,
-    // EntryPolicy enforces limits.maxDepth first; node-tar's own check stays as a backstop.
-    maxDepth: limits.maxDepth + 2,
-    // We feed node-tar decompressed bytes; the guard does the ratio check.
-    maxDecompressionRatio: Infinity,
-    filter: (_path: string, entry: unknown) => admit(entry as ReadEntry),
+  const parser = new Parser({ strict: true });
+  parser.on('error', fail);
+  parser.on('entry', (entry: ReadEntry) => {
+    if (failure === undefined) {
+      try {
+        write(entry);
+      } catch (error) {
+        fail(error);
+      }
+    }
+    // the parser moves on once this entry has ended: let it flow, written or not
+    entry.resume();
   });
-  unpack.on('error', fail);
+  // node-tar skips entries of unknown types and pax/long-name headers over 1 MiB: refuse both
+  parser.on('ignoredEntry', (entry: ReadEntry) => {
+    fail(
+      entry.meta
+        ? new HoistError('HOIST_UNSAFE_ENTRY', `refused a ${entry.type} header of ${entry.size} bytes (over 1 MiB); treat the artifact as hostile and rebuild it with hoist pack`)
+        : catchError(() => policy.admit({ path: entry.path, type: entry.type, size: entry.size, linkpath: entry.linkpath })),
+    );
+  });
   // node-tar buffers (and re-concatenates) everything after the end-of-archive blocks: stop
   // feeding it there. The rest is still decompressed, and counted by the guard, then dropped.
   let sawEnd = false;
-  unpack.on('eof', () => {
+  parser.on('eof', () => {
     sawEnd = true;
   });
-  const finished = new Promise<void>((resolve) => unpack.once('finish', resolve));
+  let ended = false;
+  parser.on('end', () => {
+    ended = true;
+  });
 
-  function admit(entry: ReadEntry): boolean {
-    if (failure !== undefined) return false;
-    try {
-      policy.admit({ path: entry.path, type: entry.type, size: entry.size ?? 0, linkpath: entry.linkpath });
-    } catch (error) {
-      fail(error);
-      return false;
+  /** Admits and writes one entry, synchronously; its content arrives as it is parsed. */
+  function write(entry: ReadEntry): void {
+    const rel = policy.admit({ path: entry.path, type: entry.type, size: entry.size, linkpath: entry.linkpath });
+    if (entry.type === 'Directory') {
+      writer.directory(rel, entry.mode);
+    } else if (entry.type === 'SymbolicLink') {
+      writer.symlink(rel, entry.linkpath ?? '');
+    } else {
+      // the policy admits nothing else than regular files
+      writer.beginFile(rel, entry.mode, entry.mtime);
+      // 'end' first: an empty file has already ended, and Minipass emits it on the first 'data'
+      entry.on('end', () => {
+        try {
+          writer.endFile();
+        } catch (error) {
+          fail(error);
+        }
+      });
+      entry.on('data', (chunk: Buffer) => {
+        if (failure !== undefined) return;
+        try {
+          writer.write(chunk);
+        } catch (error) {
+          fail(error);
+        }
+      });
     }
-    // Never create anything with setuid/setgid/sticky, even for the moment before finishTree.
-    if (typeof entry.mode === 'number') entry.mode &= 0o777;
-    return true;
   }
 
   const guard = new DecompressionGuard(ratioBudget(compressedSize, limits), limits.maxDecompressionRatio);
   try {
     await pipeline(
-      createReadStream(file),
+      createReadStream(file, { highWaterMark: READ_CHUNK }),
       createDecompressor(format),
       guard,
       async function feedTar(source: AsyncIterable<Buffer>) {
         for await (const chunk of source) {
           if (failure !== undefined) return;
-          if (sawEnd) continue;
-          if (!unpack.write(chunk)) await drainOrEnd(unpack, signal);
+          if (!sawEnd) parser.write(chunk);
         }
       },
       signal === undefined ? {} : { signal },
@@ -114,16 +154,24 @@ export async function unpackArchive(options: UnpackOptions): Promise<UnpackResul
   } catch (error) {
     fail(signal?.aborted === true ? signal.reason : error);
   }
-  // Ending the input lets node-tar finish every entry it has started (a cut entry counts as
-  // truncated), so nothing still writes into dest when we return and the caller removes it.
-  unpack.end();
-  await finished;
+  if (failure === undefined) {
+    // every entry is written synchronously as it is parsed: ending the parser settles the archive
+    // (a cut entry is reported as truncated) before end() returns
+    parser.end();
+    if (!ended) fail(new HoistError('HOIST_UNPACK_FAILED', 'the archive did not end where its tar structure says it should; publish it again'));
+  }
+  try {
+    if (failure === undefined) writer.finish();
+    else writer.abandon();
+  } catch (error) {
+    fail(error);
+  }
   if (failure !== undefined) {
     throw toUnpackError(signal?.aborted === true && !isHoistError(failure) ? signal.reason : failure);
   }
 
   try {
-    await finishTree(dest, { owner: options.owner, signal });
+    await syncTree(dest, signal);
   } catch (cause) {
     if (signal?.aborted === true) throw signal.reason;
     throw toUnpackError(cause);
@@ -131,25 +179,13 @@ export async function unpackArchive(options: UnpackOptions): Promise<UnpackResul
   return { entries: policy.entries, bytes: policy.bytes };
 }
 
-/** Waits until node-tar wants more input (or has seen the end of the archive, or failed). */
-async function drainOrEnd(unpack: Unpack, signal: AbortSignal | undefined): Promise<void> {
-  const events = ['drain', 'eof', 'error', 'finish'];
-  await new Promise<void>((resolve, reject) => {
-    const done = (): void => {
-      for (const event of events) unpack.off(event, settle);
-      signal?.removeEventListener('abort', aborted);
-    };
-    const settle = (): void => {
-      done();
-      resolve();
-    };
-    const aborted = (): void => {
-      done();
-      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted', { cause: signal?.reason }));
-    };
-    for (const event of events) unpack.on(event, settle);
-    signal?.addEventListener('abort', aborted, { once: true });
-  });
+function catchError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return new HoistError('HOIST_UNSAFE_ENTRY', 'refused an archive entry node-tar could not read');
 }
 
 function toUnpackError(error: unknown): unknown {
@@ -157,11 +193,6 @@ function toUnpackError(error: unknown): unknown {
   if (error instanceof Error && error.name === 'AbortError') return error;
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
-  if (code === 'TAR_SYMLINK_ERROR') {
-    return new HoistError('HOIST_UNSAFE_ENTRY', `refused an archive entry that would be written through a symlink: ${message}`, {
-      cause: error,
-    });
-  }
   if (typeof code === 'string' && IO_CODES.has(code)) {
     return new HoistError('HOIST_IO', `unpacking failed on the file system: ${message}; check free space and permissions`, {
       cause: error,

@@ -27,6 +27,8 @@ export interface TarEntrySpec {
   readonly linkpath?: string;
   readonly uid?: number;
   readonly gid?: number;
+  /** Modification time; default the epoch. */
+  readonly mtime?: Date;
 }
 
 const BLOCK = 512;
@@ -45,7 +47,7 @@ export function headerBlocks(spec: TarEntrySpec, size: number): Buffer {
     uid: spec.uid ?? 0,
     gid: spec.gid ?? 0,
     size,
-    mtime: new Date(0),
+    mtime: spec.mtime ?? new Date(0),
     type,
     linkpath: long(spec.linkpath) ? (spec.linkpath ?? '').slice(0, 99) : (spec.linkpath ?? ''),
     uname: '',

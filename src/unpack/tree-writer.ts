@@ -1,0 +1,193 @@
+/**
+ * Writes admitted archive entries into a fresh, empty staging directory (DESIGN §5.1 step 4).
+ *
+ * Replaces node-tar's `Unpack`, which re-walks every path component of every entry with `mkdir`
+ * and `lstat` (measured: 10,835 mkdir and 17,209 stat calls for 2,609 entries, where GNU tar needs
+ * about 600 of each) and hands each call to the libuv pool and back. Here each entry costs what it
+ * costs GNU tar: one `mkdir` per new directory, and `open` + `write`s + `futimes` + `close` per file.
+ *
+ * Why this is safe without re-checking the file system on every entry:
+ * - EntryPolicy has already refused absolute paths, `..`, links, devices, and any entry below an
+ *   archive symlink; paths reach the writer normalised (`a/b/c`, no `.` or empty segments);
+ * - the destination is a fresh 0700 directory only this process writes to, and the writer creates
+ *   every directory in it itself, so the set of directories it made is the truth: an entry's
+ *   parent is either a directory it made or it makes one (replacing a file an earlier entry put
+ *   there, as GNU tar does);
+ * - files are opened with O_CREAT | O_EXCL | O_NOFOLLOW, so a write never goes through a symlink
+ *   or into a file it did not create; an entry repeated in the archive replaces the earlier one
+ *   (unlink, then create again), as GNU tar does, but never replaces a directory.
+ *
+ * Calls are synchronous: the same work through the thread pool costs two hand-offs per call, and
+ * each call blocks the event loop for microseconds (node-tar's UnpackSync does the same).
+ * Modes: permission bits only (never setuid/setgid/sticky), the process umask applies, as with
+ * GNU tar run by a non-root user. Directories are created 0700 | mode and get their exact mode at
+ * the end when the archive asked for one without owner rwx (so a read-only directory can be filled).
+ */
+
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import path from 'node:path';
+import { HoistError } from '../errors.ts';
+
+const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const SPECIAL_BITS = 0o7000;
+const DEFAULT_DIR_MODE = 0o755;
+const DEFAULT_FILE_MODE = 0o644;
+
+export interface TreeWriterOptions {
+  /** The empty staging directory. */
+  readonly dest: string;
+  /** Owner of every entry written, and of `dest` (needs root). */
+  readonly owner?: { readonly uid: number; readonly gid: number } | undefined;
+}
+
+export class TreeWriter {
+  readonly #dest: string;
+  readonly #owner: TreeWriterOptions['owner'];
+  /** Directories this writer made (relative, normalised), plus `.`. */
+  readonly #dirs = new Set<string>(['.']);
+  /** Directories whose final mode lacks owner rwx: chmod at the end, once filled. */
+  readonly #lateModes = new Map<string, number>();
+  #fd: number | undefined;
+  #fileMtime: Date | undefined;
+
+  constructor(options: TreeWriterOptions) {
+    this.#dest = options.dest;
+    this.#owner = options.owner;
+    const { mode } = lstatSync(this.#dest);
+    // A setgid destination would hand its bit to every directory made in it: strip it first.
+    if ((mode & SPECIAL_BITS) !== 0) chmodSync(this.#dest, mode & 0o777);
+    if (this.#owner !== undefined) lchownSync(this.#dest, this.#owner.uid, this.#owner.gid);
+  }
+
+  /** A directory entry (`rel` normalised, `.` for the destination itself). */
+  directory(rel: string, mode: number | undefined): void {
+    if (rel === '.') return; // the release directory's mode is the staging's to set
+    const perm = (mode ?? DEFAULT_DIR_MODE) & 0o777;
+    if (!this.#dirs.has(rel)) {
+      this.#parents(rel);
+      this.#mkdir(rel, perm);
+    }
+    if ((perm & 0o700) !== 0o700) this.#lateModes.set(rel, perm);
+    else this.#lateModes.delete(rel);
+  }
+
+  /** Starts a regular file; its content follows through `write`, then `endFile`. */
+  beginFile(rel: string, mode: number | undefined, mtime: Date | undefined): void {
+    this.#parents(rel);
+    const perm = (mode ?? DEFAULT_FILE_MODE) & 0o777;
+    const abs = this.#abs(rel);
+    let fd: number;
+    try {
+      fd = openSync(abs, FILE_FLAGS, perm);
+    } catch (error) {
+      if (!isCode(error, 'EEXIST')) throw error;
+      this.#replace(rel, 'file');
+      fd = openSync(abs, FILE_FLAGS, perm);
+    }
+    this.#fd = fd;
+    this.#fileMtime = mtime;
+  }
+
+  write(chunk: Buffer): void {
+    const fd = this.#fd;
+    if (fd === undefined) throw new Error('TreeWriter.write outside a file');
+    let offset = 0;
+    while (offset < chunk.length) offset += writeSync(fd, chunk, offset, chunk.length - offset);
+  }
+
+  endFile(): void {
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    this.#fd = undefined;
+    try {
+      if (this.#fileMtime !== undefined) futimesSync(fd, this.#fileMtime, this.#fileMtime);
+      if (this.#owner !== undefined) fchownSync(fd, this.#owner.uid, this.#owner.gid);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** A symlink whose target EntryPolicy has checked. */
+  symlink(rel: string, target: string): void {
+    this.#parents(rel);
+    const abs = this.#abs(rel);
+    try {
+      symlinkSync(target, abs);
+    } catch (error) {
+      if (!isCode(error, 'EEXIST')) throw error;
+      this.#replace(rel, 'symlink');
+      symlinkSync(target, abs);
+    }
+    if (this.#owner !== undefined) lchownSync(abs, this.#owner.uid, this.#owner.gid);
+  }
+
+  /** Gives directories their final modes; closes a file left open by a failed unpack. */
+  finish(): void {
+    this.abandon();
+    for (const [rel, perm] of this.#lateModes) chmodSync(this.#abs(rel), perm);
+  }
+
+  /** Closes whatever is open, after a failure; the caller removes the staging directory. */
+  abandon(): void {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd !== undefined) closeSync(fd);
+  }
+
+  #abs(rel: string): string {
+    return path.join(this.#dest, rel);
+  }
+
+  /** Makes every missing parent of `rel`. */
+  #parents(rel: string): void {
+    const slash = rel.lastIndexOf('/');
+    if (slash < 0) return;
+    const parent = rel.slice(0, slash);
+    // a directory is only ever made once its own parents exist, and never replaced
+    if (this.#dirs.has(parent)) return;
+    this.#parents(parent);
+    this.#mkdir(parent, DEFAULT_DIR_MODE);
+  }
+
+  #mkdir(rel: string, perm: number): void {
+    const abs = this.#abs(rel);
+    try {
+      mkdirSync(abs, perm | 0o700);
+    } catch (error) {
+      if (!isCode(error, 'EEXIST')) throw error;
+      // not one of ours, so a file or symlink an earlier entry made: a later entry wins (GNU tar)
+      this.#replace(rel, 'directory');
+      mkdirSync(abs, perm | 0o700);
+    }
+    if (this.#owner !== undefined) lchownSync(abs, this.#owner.uid, this.#owner.gid);
+    this.#dirs.add(rel);
+  }
+
+  /** Removes an earlier entry at `rel` so a later one can take its place; never a directory. */
+  #replace(rel: string, as: string): void {
+    const abs = this.#abs(rel);
+    if (this.#dirs.has(rel) || lstatSync(abs).isDirectory()) {
+      throw new HoistError('HOIST_UNSAFE_ENTRY', `refused archive entry ${JSON.stringify(rel)}: it would replace a directory with a ${as}; treat the artifact as hostile and rebuild it with hoist pack`, {
+        details: { path: rel },
+      });
+    }
+    unlinkSync(abs);
+  }
+}
+
+function isCode(error: unknown, code: string): boolean {
+  return (error as { code?: unknown } | null)?.code === code;
+}
