@@ -11,8 +11,12 @@ import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { HoistError } from '../errors.ts';
 import type { ArchiveFormat } from '../pack/pack.ts';
 
-/** Output chunk of the decompressor: fewer, larger chunks cost fewer callbacks per byte. */
-const DECOMPRESS_CHUNK = 128 * 1024;
+/**
+ * Output chunk of the decompressor: fewer, larger chunks cost fewer callbacks per byte (16 KiB,
+ * the default, made the unpack of 6,478 entries take 1.1-1.4 s instead of 0.6-0.7 s on tmpfs).
+ * Each chunk is written out synchronously, so this also bounds one turn of the event loop.
+ */
+const DECOMPRESS_CHUNK = 512 * 1024;
 
 export function createDecompressor(format: ArchiveFormat): Transform {
   const options = { chunkSize: DECOMPRESS_CHUNK };
