@@ -6,5 +6,10 @@ export const DEFAULT_CONFIG = '/etc/hoist/agent.yaml';
  * space grow lazily under deploy churn: measured RSS 153 MiB after 10 deploys and 274 MiB after
  * 500, flat from 250 on, so garbage, not a leak. With these flags: 124 MiB after 10 and 132 MiB
  * after 500 (1.06×). `npm run bench -- memory` runs the agent with the same flags.
+ *
+ * Tried for the idle footprint and not adopted (bench/idle-variants.ts, docs/performance.md §2):
+ * `--no-opt --no-maglev` saves 2 MiB of idle RSS but costs node-tar 42 % more CPU per extraction;
+ * `--jitless`/`--lite-mode` disable WebAssembly, which Node's fetch needs; `--single-threaded-gc`
+ * grows the heap; `--v8-pool-size=1`, `--optimize-for-size`, `--max-lazy` change nothing measurable.
  */
 export const RUNTIME_FLAGS: readonly string[] = ['--max-old-space-size=128', '--max-semi-space-size=1'];
