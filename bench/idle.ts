@@ -1,88 +1,178 @@
 /**
  * Idle footprint (issue #6 item 2): a real `hoist agent` daemon with SQS long polling and S3
- * polling both on, one healthy app and nothing to deploy. RSS (VmRSS) and CPU time (utime + stime)
- * read from /proc at the start and the end of a 5 minute window (quick: 60 s, extrapolated to an
- * hour). A bare `node` process idling beside it is the floor the runtime itself costs.
+ * polling both on, one healthy app and nothing to deploy. RSS (VmRSS, RssAnon, RssFile) and CPU
+ * time (utime + stime) read from /proc at the start and the end of a 5 minute window (quick: 60 s,
+ * extrapolated to an hour). A bare `node` process idling beside it is the floor the runtime itself
+ * costs.
+ *
+ * What runs is what ships: the esbuild bundle of scripts/package.ts, run by this Node with the
+ * executable's V8 flags (RUNTIME_FLAGS), at the default log level. Knobs, for investigations:
+ *
+ *   HOIST_BENCH_IDLE_ENTRY=bundle|dev|<path of a packaged hoist>   default bundle
+ *   HOIST_BENCH_IDLE_FLAGS="--flag ..."   V8 flags instead of RUNTIME_FLAGS ("none": no flags)
+ *   HOIST_BENCH_IDLE_SECONDS=N            the window
+ *   HOIST_BENCH_IDLE_LOG=debug            the agent's log level (default info, the config default)
+ *   HOIST_BENCH_IDLE_OUTPUT=PREFIX        keep the agent's last output in PREFIX-<pid>.log (and with
+ *                                         HOIST_BENCH_HEAP_SNAPSHOT=1 a heap snapshot of it)
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
+import { parse, stringify } from 'yaml';
 import { BUCKET } from '../test/helpers/harness.ts';
-import { createRig, settled } from './lib/agent-rig.ts';
+import { bundle } from '../scripts/package.ts';
+import { RUNTIME_FLAGS } from '../src/cli/defaults.ts';
+import { createRig, settled, type AgentEntry } from './lib/agent-rig.ts';
 import type { Bench } from './lib/context.ts';
-import { figure } from './lib/figures.ts';
-import { MiB, sampleProcess } from './lib/measure.ts';
+import { figure, type Figure } from './lib/figures.ts';
+import { MiB, residentByMapping, sampleProcess, threadCpu } from './lib/measure.ts';
 
-const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'mem-probe.ts');
+const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'mem-probe.js');
 
 interface MemReport {
   memory: NodeJS.MemoryUsage;
+  afterGc?: NodeJS.MemoryUsage;
   spaces: Record<string, number>;
+  committed: Record<string, number>;
+  builtins?: string[];
+}
+
+export interface IdleOptions {
+  readonly entry: 'bundle' | 'dev' | { readonly executable: string };
+  readonly flags: readonly string[];
+  readonly seconds: number;
+  readonly logLevel: string;
+  /** Where the bundle is written. */
+  readonly work: string;
+  readonly log: (message: string) => void;
+  /** Bundle options (defaults: as shipped). */
+  readonly minify?: boolean | 'whitespace';
+}
+
+export interface IdleResult {
+  readonly figures: Figure[];
+  readonly label: string;
+}
+
+export function idleOptionsFromEnv(ctx: { quick: boolean; work: string; log: (m: string) => void }): IdleOptions {
+  const env = process.env;
+  const entry = env['HOIST_BENCH_IDLE_ENTRY'] ?? 'bundle';
+  const flags = env['HOIST_BENCH_IDLE_FLAGS'];
+  return {
+    entry: entry === 'bundle' || entry === 'dev' ? entry : { executable: path.resolve(entry) },
+    flags: flags === undefined ? RUNTIME_FLAGS : flags === 'none' ? [] : flags.split(/\s+/).filter((f) => f !== ''),
+    seconds: Number(env['HOIST_BENCH_IDLE_SECONDS'] ?? (ctx.quick ? 60 : 300)),
+    logLevel: env['HOIST_BENCH_IDLE_LOG'] ?? 'info',
+    work: ctx.work,
+    log: ctx.log,
+  };
+}
+
+export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
+  const { seconds } = o;
+  let entry: AgentEntry;
+  if (o.entry === 'dev') entry = { kind: 'dev' };
+  else if (o.entry === 'bundle') entry = { kind: 'bundle', file: await bundle(path.join(o.work, 'hoist.cjs'), o.minify === undefined ? {} : { minify: o.minify }) };
+  else entry = { kind: 'executable', file: o.entry.executable };
+  const label = `${entry.kind}${entry.kind === 'executable' ? '' : ` ${o.flags.join(' ') || '(no flags)'}`}${o.minify === undefined ? '' : ` minify=${String(o.minify)}`}, log ${o.logLevel}`;
+  await using rig = await createRig((queueUrl) => ({
+    source: { s3: { bucket: BUCKET, poll: '*/30 * * * * *', jitter: '10s' }, sqs: { queueUrl, waitSeconds: 20 } },
+  }));
+  const h = rig.harness;
+  // The harness logs at debug for the tests; the daemon as configured on a host logs at info.
+  const config = parse(await readFile(h.configPath, 'utf8')) as Record<string, unknown>;
+  await writeFile(h.configPath, stringify({ ...config, log: { level: o.logLevel } }));
+  const v1 = await h.artifact('1');
+  await h.publish('1', v1);
+  const memFile = path.join(h.dir, 'mem.json');
+  const agent = rig.startEntry(entry, { flags: o.flags, env: { NODE_OPTIONS: `--import=${PROBE}`, HOIST_BENCH_MEM_FILE: memFile } });
+  const pid = agent.child.pid ?? 0;
+  // the bare runtime, idling with one timer, for comparison
+  const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    await rig.waitState(settled('1'), 120_000, 100).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${agent.output().slice(-4000)}`);
+    });
+    await delay(5_000); // let the first deploy's garbage be collected and the pollers settle
+    const first = await sampleProcess(pid);
+    const firstThreads = await threadCpu(pid);
+    const bareFirstCpu = sum(await threadCpu(bare.pid ?? 0));
+    o.log(`${label}: measuring ${seconds} s from RSS ${(first.rss / MiB).toFixed(1)} MiB`);
+    let maxRss = first.rss;
+    const started = performance.now();
+    while (performance.now() - started < seconds * 1000) {
+      await delay(Math.min(5_000, seconds * 1000 - (performance.now() - started)));
+      maxRss = Math.max(maxRss, (await sampleProcess(pid)).rss);
+    }
+    const elapsed = (performance.now() - started) / 1000;
+    const last = await sampleProcess(pid);
+    const lastThreads = await threadCpu(pid);
+    const bareLast = await sampleProcess(bare.pid ?? 0);
+    const bareCpu = sum(await threadCpu(bare.pid ?? 0)) - bareFirstCpu;
+    const cpu = sum(lastThreads) - sum(firstThreads);
+    const byThread = new Map<string, number>();
+    for (const t of lastThreads) {
+      const before = firstThreads.find((f) => f.tid === t.tid)?.seconds ?? 0;
+      byThread.set(t.name, (byThread.get(t.name) ?? 0) + t.seconds - before);
+    }
+    const mappings = await residentByMapping(pid);
+    const keep = process.env['HOIST_BENCH_IDLE_OUTPUT'];
+    if (keep !== undefined && keep !== '') await writeFile(`${keep}-${pid}.log`, agent.output());
+    agent.kill('SIGUSR2');
+    let report: MemReport | undefined;
+    for (let i = 0; i < 300 && report === undefined; i++) {
+      await delay(100);
+      report = await readFile(memFile, 'utf8').then((t) => JSON.parse(t) as MemReport, () => undefined);
+    }
+    if (keep !== undefined && keep !== '') await copyFile(`${memFile}.heapsnapshot`, `${keep}-${pid}.heapsnapshot`).catch(() => undefined);
+    const cpuPerHour = (cpu / elapsed) * 3600;
+    const bareCpuPerHour = (bareCpu / elapsed) * 3600;
+    const ticks = last.cpuSeconds - first.cpuSeconds;
+    const window = `${Math.round(elapsed)} s window${seconds < 3600 ? ', extrapolated to 1 h' : ''}`;
+    o.log(`${label}: CPU ms by thread: ${[...byThread].filter(([, v]) => v > 0).map(([n, v]) => `${n} ${(v * 1000).toFixed(1)}`).join(', ')}`);
+    o.log(`${label}: resident by mapping: ${mappings.slice(0, 8).map((m) => `${m.name} ${(m.bytes / MiB).toFixed(1)}`).join(', ')} MiB`);
+    const figures = [
+      figure('idle.rss', last.rss / MiB, 'MiB', { baseline: 64, against: 'target', note: `VmRSS at the end of the ${window}; ${label}` }),
+      figure('idle.rss_anon', last.rssAnon / MiB, 'MiB', { note: 'RssAnon: V8 heap, malloc, stacks' }),
+      figure('idle.rss_file', last.rssFile / MiB, 'MiB', { note: 'RssFile: the node executable and libraries paged in' }),
+      figure('idle.rss_max', maxRss / MiB, 'MiB', { baseline: 64, against: 'target' }),
+      figure('idle.rss_vs_bare_node', last.rss / MiB, 'MiB', { baseline: bareLast.rss / MiB, against: 'bare node idling' }),
+      figure('idle.bare_node_rss_anon', bareLast.rssAnon / MiB, 'MiB'),
+      figure('idle.cpu_per_hour', cpuPerHour, 's/h', { baseline: 1, against: 'target', note: `${cpu.toFixed(3)} s CPU (thread schedstat; ${ticks.toFixed(2)} s in utime+stime ticks) in the ${window}` }),
+      figure('idle.cpu_per_hour_bare_node', bareCpuPerHour, 's/h'),
+    ];
+    if (report !== undefined) {
+      const m = report.memory;
+      const builtins = report.builtins ?? [];
+      const undici = builtins.findIndex((b) => b.includes('undici'));
+      if (undici >= 0) o.log(`${label}: Node's fetch (undici) was loaded, after ${builtins.slice(Math.max(0, undici - 6), undici).join(', ')}`);
+      if (report.afterGc !== undefined) o.log(`${label}: after a full GC: ${JSON.stringify(report.afterGc)}`);
+      o.log(`${label}: memoryUsage: ${JSON.stringify(m)}; spaces used: ${JSON.stringify(report.spaces)}; committed: ${JSON.stringify(report.committed)}`);
+      const code = (report.spaces['code_space'] ?? 0) + (report.spaces['code_large_object_space'] ?? 0);
+      figures.push(
+        figure('idle.heap_used', m.heapUsed / MiB, 'MiB', { note: 'V8 heap in use (process.memoryUsage inside the agent)' }),
+        figure('idle.heap_total', m.heapTotal / MiB, 'MiB'),
+        figure('idle.code_space', code / MiB, 'MiB'),
+        figure('idle.external', m.external / MiB, 'MiB', { note: 'buffers and native memory V8 knows of' }),
+        figure('idle.rss_outside_heap', (m.rss - m.heapTotal - m.external) / MiB, 'MiB', { note: 'RSS not in the JS heap: the node binary, libuv, ICU, malloc, thread stacks' }),
+      );
+    }
+    return { figures, label };
+  } finally {
+    bare.kill('SIGKILL');
+  }
+}
+
+function sum(threads: ReadonlyArray<{ seconds: number }>): number {
+  return threads.reduce((a, t) => a + t.seconds, 0);
 }
 
 export const idle: Bench = {
   name: 'idle',
   title: 'idle footprint: agent daemon with SQS long polling and S3 polling, nothing to deploy',
   async run(ctx) {
-    const seconds = ctx.quick ? 60 : 300;
-    await using rig = await createRig((queueUrl) => ({
-      source: { s3: { bucket: BUCKET, poll: '*/30 * * * * *', jitter: '10s' }, sqs: { queueUrl, waitSeconds: 20 } },
-    }));
-    const h = rig.harness;
-    const v1 = await h.artifact('1');
-    await h.publish('1', v1);
-    const memFile = path.join(h.dir, 'mem.json');
-    const agent = rig.start({ NODE_OPTIONS: `--import=${PROBE}`, HOIST_BENCH_MEM_FILE: memFile });
-    const pid = agent.child.pid ?? 0;
-    // the bare runtime, idling with one timer, for comparison
-    const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-    try {
-      await rig.waitState(settled('1'), 120_000, 100);
-      await delay(5_000); // let the first deploy's garbage be collected and the pollers settle
-      const first = await sampleProcess(pid);
-      const bareFirst = await sampleProcess(bare.pid ?? 0);
-      ctx.log(`measuring ${seconds} s from RSS ${(first.rss / MiB).toFixed(1)} MiB`);
-      let maxRss = first.rss;
-      const started = performance.now();
-      while (performance.now() - started < seconds * 1000) {
-        await delay(Math.min(5_000, seconds * 1000 - (performance.now() - started)));
-        maxRss = Math.max(maxRss, (await sampleProcess(pid)).rss);
-      }
-      const elapsed = (performance.now() - started) / 1000;
-      const last = await sampleProcess(pid);
-      const bareLast = await sampleProcess(bare.pid ?? 0);
-      agent.kill('SIGUSR2');
-      let report: MemReport | undefined;
-      for (let i = 0; i < 50 && report === undefined; i++) {
-        await delay(100);
-        report = await readFile(memFile, 'utf8').then((t) => JSON.parse(t) as MemReport, () => undefined);
-      }
-      const cpuPerHour = ((last.cpuSeconds - first.cpuSeconds) / elapsed) * 3600;
-      const bareCpuPerHour = ((bareLast.cpuSeconds - bareFirst.cpuSeconds) / elapsed) * 3600;
-      const window = `${Math.round(elapsed)} s window${ctx.quick ? ', extrapolated to 1 h' : ''}`;
-      const figures = [
-        figure('idle.rss', last.rss / MiB, 'MiB', { baseline: 64, against: 'target', note: `VmRSS at the end of the ${window}` }),
-        figure('idle.rss_max', maxRss / MiB, 'MiB', { baseline: 64, against: 'target' }),
-        figure('idle.rss_vs_bare_node', last.rss / MiB, 'MiB', { baseline: bareLast.rss / MiB, against: 'bare node idling' }),
-        figure('idle.cpu_per_hour', cpuPerHour, 's/h', { baseline: 1, against: 'target', note: `${(last.cpuSeconds - first.cpuSeconds).toFixed(2)} s CPU in the ${window}` }),
-        figure('idle.cpu_per_hour_bare_node', bareCpuPerHour, 's/h'),
-      ];
-      if (report !== undefined) {
-        const m = report.memory;
-        ctx.log(`memoryUsage: ${JSON.stringify(m)}; spaces: ${JSON.stringify(report.spaces)}`);
-        figures.push(
-          figure('idle.heap_used', m.heapUsed / MiB, 'MiB', { note: 'V8 heap in use (process.memoryUsage inside the agent)' }),
-          figure('idle.heap_total', m.heapTotal / MiB, 'MiB'),
-          figure('idle.code_space', ((report.spaces['code_space'] ?? 0) + (report.spaces['code_large_object_space'] ?? 0)) / MiB, 'MiB'),
-          figure('idle.external', m.external / MiB, 'MiB', { note: 'buffers and native memory V8 knows of' }),
-          figure('idle.rss_outside_heap', (m.rss - m.heapTotal - m.external) / MiB, 'MiB', { note: 'RSS not in the JS heap: the node binary, libuv, ICU, thread stacks' }),
-        );
-      }
-      return figures;
-    } finally {
-      bare.kill('SIGKILL');
-    }
+    return (await measureIdle(idleOptionsFromEnv(ctx))).figures;
   },
 };

@@ -4,8 +4,9 @@
  * and wait on the agent's persisted state.
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createHarness } from '../../test/helpers/harness.ts';
+import { createHarness, HOIST_BIN, TEST_AWS_ENV } from '../../test/helpers/harness.ts';
 import { RUNTIME_FLAGS } from '../../src/cli/defaults.ts';
 import type { AgentProcess, AppStateView, ConfigOverrides, Harness } from '../../test/helpers/harness.ts';
 
@@ -17,6 +18,26 @@ export interface Rig extends AsyncDisposable {
   /** Polls state.json every `everyMs` until `predicate` holds; returns the time it first held. */
   waitState(predicate: (s: AppStateView) => boolean, timeoutMs: number, everyMs?: number): Promise<number>;
   start(env?: Record<string, string>): AgentProcess;
+  /** The daemon from another entry point (see AgentEntry); killed when the rig is disposed. */
+  startEntry(entry: AgentEntry, options?: { flags?: readonly string[]; env?: Record<string, string> }): StartedAgent;
+}
+
+/**
+ * How the daemon is run: `dev` is bin/hoist.js (the TypeScript sources through Node's type
+ * stripping), `bundle` the esbuild bundle of scripts/package.ts run by this Node with V8 flags
+ * (what the packaged executable runs, without its code cache), `executable` a packaged `hoist`
+ * (its V8 flags are baked into it).
+ */
+export type AgentEntry =
+  | { readonly kind: 'dev' }
+  | { readonly kind: 'bundle'; readonly file: string }
+  | { readonly kind: 'executable'; readonly file: string };
+
+export interface StartedAgent {
+  readonly child: ChildProcess;
+  /** stdout and stderr so far. */
+  output(): string;
+  kill(signal: NodeJS.Signals): void;
 }
 
 export async function createRig(config: (queueUrl: string, h: Harness) => ConfigOverrides): Promise<Rig> {
@@ -24,6 +45,7 @@ export async function createRig(config: (queueUrl: string, h: Harness) => Config
   try {
     const queueUrl = await harness.aws.createQueue('hoist-bench-host-1');
     await harness.writeConfig(config(queueUrl, harness));
+    const children: ChildProcess[] = [];
     return {
       harness,
       queueUrl,
@@ -44,7 +66,33 @@ export async function createRig(config: (queueUrl: string, h: Harness) => Config
         const nodeOptions = [...RUNTIME_FLAGS, env.NODE_OPTIONS ?? ''].join(' ').trim();
         return harness.start({ env: { HOIST_TEST_NODE: process.execPath, ...env, NODE_OPTIONS: nodeOptions } });
       },
-      [Symbol.asyncDispose]: () => harness[Symbol.asyncDispose](),
+      startEntry(entry, options = {}) {
+        const flags = options.flags ?? RUNTIME_FLAGS;
+        const agentArgs = ['agent', '--config', harness.configPath];
+        const [command, args] =
+          entry.kind === 'executable'
+            ? [entry.file, agentArgs]
+            : [process.execPath, [...flags, entry.kind === 'dev' ? HOIST_BIN : entry.file, ...agentArgs]];
+        const child = spawn(command, args, {
+          env: { ...process.env, ...TEST_AWS_ENV, HOIST_TEST_NODE: process.execPath, ...options.env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-100_000)));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-100_000)));
+        children.push(child);
+        return { child, output: () => out, kill: (signal) => child.kill(signal) };
+      },
+      async [Symbol.asyncDispose]() {
+        for (const child of children) {
+          if (child.exitCode !== null || child.signalCode !== null) continue;
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.kill('SIGTERM');
+          await Promise.race([exited, delay(10_000)]);
+          child.kill('SIGKILL');
+        }
+        await harness[Symbol.asyncDispose]();
+      },
     };
   } catch (error) {
     await harness[Symbol.asyncDispose]();

@@ -1,6 +1,6 @@
 /** Timing and process-accounting helpers shared by the benchmarks. */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const start = performance.now();
@@ -44,6 +44,10 @@ export interface ProcSample {
   readonly rss: number;
   /** High-water RSS, bytes (VmHWM). */
   readonly hwm: number;
+  /** Anonymous resident memory, bytes (RssAnon): heaps, stacks, what the process allocated. */
+  readonly rssAnon: number;
+  /** File-backed resident memory, bytes (RssFile): the executable and libraries paged in. */
+  readonly rssFile: number;
   /** utime + stime, seconds. */
   readonly cpuSeconds: number;
 }
@@ -58,7 +62,52 @@ export async function sampleProcess(pid: number): Promise<ProcSample> {
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
-  return { rss: kib('VmRSS'), hwm: kib('VmHWM'), cpuSeconds: (utime + stime) / CLOCK_TICKS };
+  return { rss: kib('VmRSS'), hwm: kib('VmHWM'), rssAnon: kib('RssAnon'), rssFile: kib('RssFile'), cpuSeconds: (utime + stime) / CLOCK_TICKS };
 }
 
 export const MiB = 1024 * 1024;
+
+/**
+ * CPU time of a process's live threads in seconds, at nanosecond resolution: the sum of
+ * /proc/<pid>/task/<tid>/schedstat (time on CPU). utime + stime count 10 ms ticks, too coarse for
+ * an idle process; this misses only threads that have already exited.
+ */
+export async function threadCpuSeconds(pid: number): Promise<number> {
+  return (await threadCpu(pid)).reduce((a, t) => a + t.seconds, 0);
+}
+
+/** CPU seconds of each live thread (see threadCpuSeconds), by thread name (`comm`). */
+export async function threadCpu(pid: number): Promise<Array<{ tid: string; name: string; seconds: number }>> {
+  const tids = await readdir(`/proc/${pid}/task`);
+  const each = await Promise.all(
+    tids.map(async (tid) => {
+      const [sched, comm] = await Promise.all([readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8'), readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8')]).catch(() => ['0', '?']);
+      return { tid, name: comm.trim(), seconds: Number(sched.split(' ')[0]) / 1e9 };
+    }),
+  );
+  return each;
+}
+
+/**
+ * Resident bytes of a process by what is mapped (/proc/<pid>/smaps), keyed by the file's base name
+ * and permissions (`node r-xp` is the executable's code, `node r--p` its read-only data, ICU's
+ * included), `[heap] rw-p` (malloc's brk heap), `anon rw-p` for other anonymous mappings (V8's heap
+ * pages, malloc arenas, thread stacks). Largest first.
+ */
+export async function residentByMapping(pid: number): Promise<Array<{ name: string; bytes: number }>> {
+  const text = await readFile(`/proc/${pid}/smaps`, 'utf8');
+  const totals = new Map<string, number>();
+  let name = 'anon';
+  for (const line of text.split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header !== null) {
+      const mapped = (header[2] ?? '').trim();
+      const base = mapped === '' ? 'anon' : mapped.startsWith('[') ? mapped : (mapped.split('/').pop() ?? mapped);
+      name = `${base} ${header[1] ?? ''}`;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss !== null) totals.set(name, (totals.get(name) ?? 0) + Number(rss[1]) * 1024);
+  }
+  return [...totals].map(([n, bytes]) => ({ name: n, bytes })).sort((a, b) => b.bytes - a.bytes);
+}
