@@ -83,7 +83,7 @@ test('the unit declares notify, watchdog, reload, restart and the hardening DESI
   const one = (key: string): string | undefined => service.get(key)?.at(-1);
   assert.equal(one('Type'), 'notify');
   assert.equal(one('NotifyAccess'), 'all');
-  assert.equal(one('WatchdogSec'), '30s');
+  assert.equal(one('WatchdogSec'), '2min');
   assert.equal(one('ExecStart'), '/usr/bin/hoist agent --config /etc/hoist/agent.yaml');
   assert.equal(one('ExecReload'), '/bin/kill -HUP $MAINPID');
   assert.equal(one('Restart'), 'on-failure');
