@@ -62,9 +62,9 @@ export async function createRig(config: (queueUrl: string, h: Harness) => Config
         throw new Error(`timed out after ${timeoutMs} ms waiting on the agent's state`);
       },
       start(env = {}) {
-        // The agent runs with the V8 flags the shipped executable carries (its SEA execArgv).
-        const nodeOptions = [...RUNTIME_FLAGS, env.NODE_OPTIONS ?? ''].join(' ').trim();
-        return harness.start({ env: { HOIST_TEST_NODE: process.execPath, ...env, NODE_OPTIONS: nodeOptions } });
+        // The agent runs with the V8 flags the shipped executable carries (its SEA execArgv), on
+        // the command line: NODE_OPTIONS refuses most V8 flags.
+        return harness.start({ env: { HOIST_TEST_NODE: process.execPath, ...env }, nodeArgs: RUNTIME_FLAGS });
       },
       startEntry(entry, options = {}) {
         const flags = options.flags ?? RUNTIME_FLAGS;

@@ -53,7 +53,8 @@ export interface Harness extends AsyncDisposable {
   putChannel(text: string): Promise<void>;
   writeConfig(overrides?: ConfigOverrides): Promise<string>;
   once(extraArgs?: string[]): Promise<RunResult>;
-  start(options?: { env?: Record<string, string> }): AgentProcess;
+  /** `nodeArgs`: runtime flags before the entry point (V8 flags NODE_OPTIONS does not accept). */
+  start(options?: { env?: Record<string, string>; nodeArgs?: readonly string[] }): AgentProcess;
   current(): Promise<string | undefined>;
   /** True once `version` is current, committed and no deploy is under way. */
   settledOn(version: string): Promise<boolean>;
@@ -252,7 +253,7 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
       return run([HOIST_BIN, 'agent', '--config', configPath, '--once', ...extraArgs]);
     },
     start(o = {}) {
-      const child = spawn(process.execPath, [HOIST_BIN, 'agent', '--config', configPath], {
+      const child = spawn(process.execPath, [...(o.nodeArgs ?? []), HOIST_BIN, 'agent', '--config', configPath], {
         env: { ...process.env, ...TEST_AWS_ENV, ...o.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
