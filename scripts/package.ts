@@ -29,11 +29,6 @@ const ROOT = resolve(import.meta.dirname, '..');
 const CACHE = join(ROOT, 'build', 'node-cache');
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const SEA_RESOURCE = 'NODE_SEA_BLOB';
-/** Whether the shipped bundle is minified (see BundleOptions.minify). */
-const BUNDLE_MINIFY: boolean | 'whitespace' = false;
-/** See BundleOptions.mainFields. */
-const BUNDLE_MAIN_FIELDS: readonly string[] = ['main', 'module'];
-
 function minifyOptions(minify: boolean | 'whitespace'): { minifyWhitespace: boolean; minifySyntax: boolean; minifyIdentifiers: boolean } {
   const all = minify === true;
   return { minifyWhitespace: minify !== false, minifySyntax: all, minifyIdentifiers: all };
@@ -188,12 +183,11 @@ async function nodeBinary(arch: Arch, nodeVersion: string): Promise<{ binary: st
 }
 
 export interface BundleOptions {
-  /** esbuild's minify (whitespace, identifiers, syntax); `whitespace`: whitespace and comments only. */
+  /**
+   * esbuild's minify (whitespace, identifiers, syntax); `whitespace`: whitespace and comments only.
+   * The shipped bundle is not minified (bench/idle-variants.ts compares).
+   */
   readonly minify?: boolean | 'whitespace';
-  /** package.json fields esbuild resolves packages by (esbuild's default for node: main, module). */
-  readonly mainFields?: readonly string[];
-  /** Also write esbuild's metafile (which inputs went in, and their bytes) beside the bundle. */
-  readonly metafile?: boolean;
 }
 
 /**
@@ -217,13 +211,10 @@ export async function bundle(outfile: string, options: BundleOptions = {}): Prom
     loader: { '.json': 'json' },
     logLevel: 'warning',
     legalComments: 'eof',
-    ...minifyOptions(options.minify ?? BUNDLE_MINIFY),
-    mainFields: [...(options.mainFields ?? BUNDLE_MAIN_FIELDS)],
-    metafile: options.metafile === true,
+    ...minifyOptions(options.minify ?? false),
   });
   if (result.errors.length > 0) throw new Error('esbuild failed');
   await asciiOnly(outfile);
-  if (result.metafile !== undefined) await writeFile(`${outfile}.meta.json`, JSON.stringify(result.metafile));
   return outfile;
 }
 
@@ -236,9 +227,8 @@ export async function bundle(outfile: string, options: BundleOptions = {}): Prom
 async function asciiOnly(file: string): Promise<void> {
   const text = await readFile(file, 'utf8');
   // eslint-disable-next-line no-control-regex
-  const nonAscii = /[^\x00-\x7f]/g;
-  if (!nonAscii.test(text)) return;
-  await writeFile(file, text.replace(nonAscii, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  const escaped = text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (escaped !== text) await writeFile(file, escaped);
 }
 
 /** The SEA blob. Code cache is V8-architecture specific: only for the architecture we run on. */

@@ -21,6 +21,7 @@ import { HoistError, isHoistError } from '../errors.ts';
 import type { ArchiveFormat } from '../pack/pack.ts';
 import { DecompressionGuard, createDecompressor } from './decompress.ts';
 import { EntryPolicy } from './entry-policy.ts';
+import type { EntryFacts } from './entry-policy.ts';
 import { ratioBudget } from './limits.ts';
 import type { UnpackLimits } from './limits.ts';
 import { syncTree } from './sync-tree.ts';
@@ -91,11 +92,15 @@ export async function unpackArchive(options: UnpackOptions): Promise<UnpackResul
   });
   // node-tar skips entries of unknown types and pax/long-name headers over 1 MiB: refuse both
   parser.on('ignoredEntry', (entry: ReadEntry) => {
-    fail(
-      entry.meta
-        ? new HoistError('HOIST_UNSAFE_ENTRY', `refused a ${entry.type} header of ${entry.size} bytes (over 1 MiB); treat the artifact as hostile and rebuild it with hoist pack`)
-        : catchError(() => policy.admit({ path: entry.path, type: entry.type, size: entry.size, linkpath: entry.linkpath })),
-    );
+    try {
+      if (entry.meta) {
+        throw new HoistError('HOIST_UNSAFE_ENTRY', `refused a ${entry.type} header of ${entry.size} bytes (over 1 MiB); treat the artifact as hostile and rebuild it with hoist pack`);
+      }
+      policy.admit(factsOf(entry)); // refuses every type node-tar has no name for
+    } catch (error) {
+      fail(error);
+    }
+    fail(new HoistError('HOIST_UNSAFE_ENTRY', 'refused an archive entry node-tar could not read'));
   });
   // node-tar buffers (and re-concatenates) everything after the end-of-archive blocks: stop
   // feeding it there. The rest is still decompressed, and counted by the guard, then dropped.
@@ -110,7 +115,7 @@ export async function unpackArchive(options: UnpackOptions): Promise<UnpackResul
 
   /** Admits and writes one entry, synchronously; its content arrives as it is parsed. */
   function write(entry: ReadEntry): void {
-    const rel = policy.admit({ path: entry.path, type: entry.type, size: entry.size, linkpath: entry.linkpath });
+    const rel = policy.admit(factsOf(entry));
     if (entry.type === 'Directory') {
       writer.directory(rel, entry.mode);
     } else if (entry.type === 'SymbolicLink') {
@@ -179,13 +184,8 @@ export async function unpackArchive(options: UnpackOptions): Promise<UnpackResul
   return { entries: policy.entries, bytes: policy.bytes };
 }
 
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  return new HoistError('HOIST_UNSAFE_ENTRY', 'refused an archive entry node-tar could not read');
+function factsOf(entry: ReadEntry): EntryFacts {
+  return { path: entry.path, type: entry.type, size: entry.size, linkpath: entry.linkpath };
 }
 
 function toUnpackError(error: unknown): unknown {
