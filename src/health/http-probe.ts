@@ -3,6 +3,9 @@
  *
  * node:http, not fetch: the first fetch() in a process loads undici and compiles its WebAssembly
  * HTTP parser, about 17 MiB of resident memory the agent would keep for good (measured: issue #6).
+ * Taken with process.getBuiltinModule, not `import`: an ES module import of node:http builds a
+ * facade that reads every export, and node:http's lazy WebSocket/MessageEvent exports then load
+ * undici's JavaScript (0.7 MB of heap) anyway.
  */
 import type { IncomingMessage, request as httpRequest } from 'node:http';
 import { formatDuration } from '../util/units.ts';
@@ -16,7 +19,7 @@ export async function probeHttp(spec: HttpProbeSpec, options: ProbeOptions): Pro
   const signal = AbortSignal.any(signals);
   try {
     const url = new URL(spec.url);
-    const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
+    const request = url.protocol === 'https:' ? process.getBuiltinModule('node:https').request : process.getBuiltinModule('node:http').request;
     const { status, body } = await get(request, url, signal, spec.bodyIncludes !== undefined);
     if (status !== spec.expectStatus) {
       return { ok: false, detail: `HTTP ${status} (expected ${spec.expectStatus})` };

@@ -2,6 +2,8 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Server, Socket } from 'node:net';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -194,4 +196,17 @@ test('http: only the first 64 KiB of the body are searched', async () => {
 test('describeFetchError falls back to the error message', () => {
   assert.equal(describeFetchError(new TypeError('Invalid URL'), 1000), 'Invalid URL');
   assert.equal(describeFetchError('weird', 1000), 'weird');
+});
+
+test('http: a probe leaves undici (fetch, WebSocket) unloaded, so the agent never pays for it', async () => {
+  // A fresh process: the probe module and one real probe of the app, then Node's list of loaded
+  // internals. A dynamic import('node:http') would build an ES module facade whose lazy WebSocket
+  // export loads undici; fetch() would too.
+  const script = [
+    `import { probeHttp } from ${JSON.stringify(new URL('../../src/health/http-probe.ts', import.meta.url).href)};`,
+    `const r = await probeHttp({ url: 'http://127.0.0.1:${port}/healthz', expectStatus: 200, bodyIncludes: 'ok' }, { timeoutMs: 5000 });`,
+    `console.log(JSON.stringify({ ok: r.ok, undici: process.moduleLoadList.some((m) => m.includes('undici')) }));`,
+  ].join('\n');
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: root, timeout: 20_000 });
+  assert.deepEqual(JSON.parse(stdout), { ok: true, undici: false });
 });
