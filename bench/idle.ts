@@ -21,15 +21,22 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
-import { BUCKET } from '../test/helpers/harness.ts';
+import { BUCKET, TEST_AWS_ENV } from '../test/helpers/harness.ts';
 import { bundle } from '../scripts/package.ts';
 import { RUNTIME_FLAGS } from '../src/cli/defaults.ts';
+import { HTTP_HANDLER_OPTIONS, SDK_MAX_ATTEMPTS } from '../src/aws/clients.ts';
+import { s3Keys } from '../src/aws/keys.ts';
+import { parseDuration } from '../src/util/units.ts';
 import { createRig, settled, type AgentEntry } from './lib/agent-rig.ts';
 import type { Bench } from './lib/context.ts';
 import { figure, type Figure } from './lib/figures.ts';
 import { MiB, residentByMapping, sampleProcess, threadCpu } from './lib/measure.ts';
 
 const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'mem-probe.js');
+const FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'idle-floor.js');
+const POLL = '*/30 * * * * *';
+const JITTER = '10s';
+const WAIT_SECONDS = 20;
 
 interface MemReport {
   memory: NodeJS.MemoryUsage;
@@ -78,7 +85,7 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
   else entry = { kind: 'executable', file: o.entry.executable };
   const label = `${entry.kind}${entry.kind === 'executable' ? '' : ` ${o.flags.join(' ') || '(no flags)'}`}${o.minify === undefined ? '' : ` minify=${String(o.minify)}`}, log ${o.logLevel}`;
   await using rig = await createRig((queueUrl) => ({
-    source: { s3: { bucket: BUCKET, poll: '*/30 * * * * *', jitter: '10s' }, sqs: { queueUrl, waitSeconds: 20 } },
+    source: { s3: { bucket: BUCKET, poll: POLL, jitter: JITTER }, sqs: { queueUrl, waitSeconds: WAIT_SECONDS } },
   }));
   const h = rig.harness;
   // The harness logs at debug for the tests; the daemon as configured on a host logs at info.
@@ -91,6 +98,23 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
   const pid = agent.child.pid ?? 0;
   // the bare runtime, idling with one timer, for comparison
   const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  // the floor: the contract's libraries making the agent's idle requests and nothing else (its own queue)
+  const keys = s3Keys('');
+  const floorBundle = await bundle(path.join(o.work, 'idle-floor.cjs'), { entry: FLOOR, ...(o.minify === undefined ? {} : { minify: o.minify }) });
+  const floor = spawn(process.execPath, [...o.flags, floorBundle], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      ...TEST_AWS_ENV,
+      HOIST_FLOOR_ENDPOINT: h.aws.endpoint,
+      HOIST_FLOOR_CLIENT: JSON.stringify({ maxAttempts: SDK_MAX_ATTEMPTS, requestHandler: HTTP_HANDLER_OPTIONS }),
+      HOIST_FLOOR_BUCKET: BUCKET,
+      HOIST_FLOOR_KEYS: [keys.channel('web', 'prod'), keys.pin('web', 'prod')].join(','),
+      HOIST_FLOOR_QUEUE: await h.aws.createQueue('hoist-bench-floor'),
+      HOIST_FLOOR_POLL: POLL,
+      HOIST_FLOOR_JITTER_MS: String(parseDuration(JITTER) ?? 10_000),
+    },
+  });
   try {
     await rig.waitState(settled('1'), 120_000, 100).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${agent.output().slice(-4000)}`);
@@ -99,6 +123,7 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
     const first = await sampleProcess(pid);
     const firstThreads = await threadCpu(pid);
     const bareFirstCpu = sum(await threadCpu(bare.pid ?? 0));
+    const floorFirstCpu = sum(await threadCpu(floor.pid ?? 0));
     o.log(`${label}: measuring ${seconds} s from RSS ${(first.rss / MiB).toFixed(1)} MiB`);
     let maxRss = first.rss;
     const started = performance.now();
@@ -111,6 +136,8 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
     const lastThreads = await threadCpu(pid);
     const bareLast = await sampleProcess(bare.pid ?? 0);
     const bareCpu = sum(await threadCpu(bare.pid ?? 0)) - bareFirstCpu;
+    const floorLast = await sampleProcess(floor.pid ?? 0);
+    const floorCpu = sum(await threadCpu(floor.pid ?? 0)) - floorFirstCpu;
     const cpu = sum(lastThreads) - sum(firstThreads);
     const byThread = new Map<string, number>();
     for (const t of lastThreads) {
@@ -129,6 +156,10 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
     if (keep !== undefined && keep !== '') await copyFile(`${memFile}.heapsnapshot`, `${keep}-${pid}.heapsnapshot`).catch(() => undefined);
     const cpuPerHour = (cpu / elapsed) * 3600;
     const bareCpuPerHour = (bareCpu / elapsed) * 3600;
+    const floorCpuPerHour = (floorCpu / elapsed) * 3600;
+    // What the contract's default rates ask for: one long poll per WaitTimeSeconds, a GET of the
+    // channel and of the pin per poll tick.
+    const requestsPerHour = 3600 / WAIT_SECONDS + 2 * (3600 / 30);
     const ticks = last.cpuSeconds - first.cpuSeconds;
     const window = `${Math.round(elapsed)} s window${seconds < 3600 ? ', extrapolated to 1 h' : ''}`;
     o.log(`${label}: CPU ms by thread: ${[...byThread].filter(([, v]) => v > 0).map(([n, v]) => `${n} ${(v * 1000).toFixed(1)}`).join(', ')}`);
@@ -142,6 +173,9 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
       figure('idle.bare_node_rss_anon', bareLast.rssAnon / MiB, 'MiB'),
       figure('idle.cpu_per_hour', cpuPerHour, 's/h', { baseline: 1, against: 'target', note: `${cpu.toFixed(3)} s CPU (thread schedstat; ${ticks.toFixed(2)} s in utime+stime ticks) in the ${window}` }),
       figure('idle.cpu_per_hour_bare_node', bareCpuPerHour, 's/h'),
+      figure('idle.rss_vs_floor', last.rss / MiB, 'MiB', { baseline: floorLast.rss / MiB, against: 'floor', note: 'floor: Node with the S3 and SQS clients, pino, node-cron, zod, yaml and tar loaded, making the same idle requests (bench/lib/idle-floor.js)' }),
+      figure('idle.cpu_vs_floor', cpuPerHour, 's/h', { baseline: floorCpuPerHour, against: 'floor', note: `floor: the same ${requestsPerHour} requests per hour through the AWS SDK and nothing else` }),
+      figure('idle.floor_cpu_per_request', (floorCpuPerHour / requestsPerHour) * 1000, 'ms', { note: `the floor's CPU per request at ${requestsPerHour} requests per hour (each after seconds of idling)` }),
     ];
     if (report !== undefined) {
       const m = report.memory;
@@ -162,6 +196,7 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
     return { figures, label };
   } finally {
     bare.kill('SIGKILL');
+    floor.kill('SIGKILL');
   }
 }
 

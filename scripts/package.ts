@@ -188,6 +188,8 @@ export interface BundleOptions {
    * The shipped bundle is not minified (bench/idle-variants.ts compares).
    */
   readonly minify?: boolean | 'whitespace';
+  /** Bundle this file instead of the CLI, the same way (bench/idle.ts bundles its floor process). */
+  readonly entry?: string;
 }
 
 /**
@@ -196,7 +198,7 @@ export interface BundleOptions {
  */
 export async function bundle(outfile: string, options: BundleOptions = {}): Promise<string> {
   const result = await build({
-    stdin: { contents: ENTRY, resolveDir: ROOT, sourcefile: 'hoist-sea-entry.ts', loader: 'ts' },
+    ...(options.entry === undefined ? { stdin: { contents: ENTRY, resolveDir: ROOT, sourcefile: 'hoist-sea-entry.ts', loader: 'ts' as const } } : { entryPoints: [options.entry] }),
     bundle: true,
     platform: 'node',
     format: 'cjs',
