@@ -2,22 +2,24 @@
  * CPU cost of one warm AWS SDK v3 request of each kind the idle agent makes (an investigation aid
  * for bench/idle.ts, not part of `npm run bench`):
  *
- *   node [V8 flags] bench/sdk-request-cost.ts [--n 300]
+ *   node [V8 flags] bench/sdk-request-cost.ts [--n 300] [--gap MS]
  *
  * fauxqs runs in a child process so that only the client's CPU is counted here: a conditional
  * GetObject answered 304 (the S3 poll), an empty ReceiveMessage (the SQS long poll, with
  * WaitTimeSeconds 0 so it returns at once) and a small PutObject (the status report). Each kind is
  * warmed up first; process.cpuUsage() over the next N requests gives CPU per request, with the
- * agent's client settings (createAwsClients).
+ * agent's client settings (createAwsClients). With --gap the process idles that long before each
+ * request, as the agent does between polls, and only the requests themselves are counted.
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
+import { setTimeout as delay } from 'node:timers/promises';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { createAwsClients } from '../src/aws/clients.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '300' }, child: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { n: { type: 'string', default: '300' }, gap: { type: 'string', default: '0' }, child: { type: 'boolean', default: false } } });
 
 if (values.child) {
   const { startFauxqs } = await import('fauxqs');
@@ -26,6 +28,7 @@ if (values.child) {
   process.on('disconnect', () => void server.stop().then(() => process.exit(0)));
 } else {
   const n = Number(values.n);
+  const gap = Number(values.gap);
   const child = fork(import.meta.filename, ['--child'], { execArgv: [], stdio: 'inherit' });
   const [{ port }] = (await once(child, 'message')) as [{ port: number }];
   Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_EC2_METADATA_DISABLED: 'true' });
@@ -46,9 +49,16 @@ if (values.child) {
     process.stdout.write(`node ${process.version} ${process.execArgv.join(' ')}\n`);
     for (const [name, request] of Object.entries(kinds)) {
       for (let i = 0; i < 100; i++) await request();
-      const before = process.cpuUsage();
-      for (let i = 0; i < n; i++) await request();
-      const used = process.cpuUsage(before);
+      const used = { user: 0, system: 0 };
+      for (let i = 0; i < n; i++) {
+        // --gap: idle this long before each request (the agent's requests come seconds apart)
+        if (gap > 0) await delay(gap);
+        const before = process.cpuUsage();
+        await request();
+        const one = process.cpuUsage(before);
+        used.user += one.user;
+        used.system += one.system;
+      }
       process.stdout.write(`${name}: ${((used.user + used.system) / 1000 / n).toFixed(3)} ms CPU per request (user ${(used.user / 1000 / n).toFixed(3)}, system ${(used.system / 1000 / n).toFixed(3)})\n`);
     }
   } finally {
