@@ -79,8 +79,32 @@ export async function fetchInstanceId(options: ResolveHostIdOptions = {}): Promi
   }
 }
 
-async function imdsRequest(url: string, init: RequestInit): Promise<string | undefined> {
-  const response = await fetch(url, init);
-  const body = (await response.text()).trim();
-  return response.ok && body !== '' ? body : undefined;
+/** Longer answers are not an instance id or a token: stop reading. */
+const MAX_IMDS_BODY = 4096;
+
+/**
+ * One IMDS request over node:http (taken with process.getBuiltinModule, not imported: see
+ * src/health/http-probe.ts). Not fetch: the first fetch() loads undici and its WebAssembly HTTP
+ * parser, about 6 MiB the agent would keep for good on every EC2 host with `hostId: auto`.
+ */
+function imdsRequest(url: string, init: { method?: string; headers: Record<string, string>; signal: AbortSignal }): Promise<string | undefined> {
+  const { request } = url.startsWith('https:') ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? 'GET', headers: init.headers, signal: init.signal }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+        if (body.length > MAX_IMDS_BODY) res.destroy(new Error(`IMDS answer over ${MAX_IMDS_BODY} bytes`));
+      });
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = body.trim();
+        const status = res.statusCode ?? 0;
+        resolve(status >= 200 && status < 300 && text !== '' ? text : undefined);
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

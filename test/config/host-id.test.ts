@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { isHoistError } from '../../src/errors.ts';
 import { fetchInstanceId, resolveHostId, sanitizeHostId } from '../../src/config/host-id.ts';
@@ -141,4 +143,27 @@ test('aborting the caller signal rejects instead of falling back', async () => {
   for (let i = 0; i < 500 && imds.requests.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
   controller.abort(new Error('shutting down'));
   await assert.rejects(pending, /shutting down/);
+});
+
+test('auto falls back when IMDS answers too much, or stops in the middle of its answer', async () => {
+  await using huge = await listen((_req, res) => res.writeHead(200).end('i'.repeat(10_000)));
+  assert.equal(await resolveHostId('auto', { imdsEndpoint: huge.url, hostname: 'h3' }), 'h3');
+  await using cut = await listen((_req, res) => {
+    res.writeHead(200, { 'content-length': '100' });
+    res.write('TOKEN');
+    res.socket?.destroy();
+  });
+  assert.equal(await resolveHostId('auto', { imdsEndpoint: cut.url, hostname: 'h4' }), 'h4');
+});
+
+test('an IMDS lookup leaves undici (fetch) unloaded, so the agent never pays for it', async () => {
+  await using imds = await listen(fakeImds('i-0undici'));
+  // A fresh process: the module, one real lookup, then Node's list of loaded internals.
+  const script = [
+    `import { fetchInstanceId } from ${JSON.stringify(new URL('../../src/config/host-id.ts', import.meta.url).href)};`,
+    `const id = await fetchInstanceId({ imdsEndpoint: ${JSON.stringify(imds.url)} });`,
+    `console.log(JSON.stringify({ id, undici: process.moduleLoadList.some((m) => m.includes('undici')) }));`,
+  ].join('\n');
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 });
+  assert.deepEqual(JSON.parse(stdout), { id: 'i-0undici', undici: false });
 });
