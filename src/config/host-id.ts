@@ -6,6 +6,7 @@
 import os from 'node:os';
 import { HoistError } from '../errors.ts';
 import { HOST_ID_RE } from './fields.ts';
+import { httpText } from '../util/http-text.ts';
 
 export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
 const DEFAULT_TIMEOUT_MS = 1000;
@@ -79,32 +80,12 @@ export async function fetchInstanceId(options: ResolveHostIdOptions = {}): Promi
   }
 }
 
-/** Longer answers are not an instance id or a token: stop reading. */
+/** Longer answers are not an instance id or a token. */
 const MAX_IMDS_BODY = 4096;
 
-/**
- * One IMDS request over node:http (taken with process.getBuiltinModule, not imported: see
- * src/health/http-probe.ts). Not fetch: the first fetch() loads undici and its WebAssembly HTTP
- * parser, about 6 MiB the agent would keep for good on every EC2 host with `hostId: auto`.
- */
-function imdsRequest(url: string, init: { method?: string; headers: Record<string, string>; signal: AbortSignal }): Promise<string | undefined> {
-  const { request } = url.startsWith('https:') ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http');
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method ?? 'GET', headers: init.headers, signal: init.signal }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-        if (body.length > MAX_IMDS_BODY) res.destroy(new Error(`IMDS answer over ${MAX_IMDS_BODY} bytes`));
-      });
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = body.trim();
-        const status = res.statusCode ?? 0;
-        resolve(status >= 200 && status < 300 && text !== '' ? text : undefined);
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
+/** One IMDS request (over node:http, not fetch: see util/http-text.ts); its text if 2xx and short. */
+async function imdsRequest(url: string, init: { method?: string; headers: Record<string, string>; signal: AbortSignal }): Promise<string | undefined> {
+  const { status, body = '' } = await httpText(new URL(url), { ...init, maxBytes: MAX_IMDS_BODY + 1 });
+  const text = body.trim();
+  return status >= 200 && status < 300 && text !== '' && body.length <= MAX_IMDS_BODY ? text : undefined;
 }
