@@ -10,15 +10,14 @@
  * that used it, then the agent's log lines of the window. The S3 poll ticks, the long-poll cycles
  * and the timers between them are told apart by when they happen.
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
-import { parse, stringify } from 'yaml';
-import { BUCKET } from '../test/helpers/harness.ts';
 import { bundle } from '../scripts/package.ts';
 import { RUNTIME_FLAGS } from '../src/cli/defaults.ts';
-import { createRig, settled } from './lib/agent-rig.ts';
+import { settled } from './lib/agent-rig.ts';
+import { createIdleRig } from './idle.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '90' }, every: { type: 'string', default: '20' }, log: { type: 'string', default: 'info' } },
@@ -26,14 +25,8 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const every = Number(values.every);
 
-await using rig = await createRig((queueUrl) => ({
-  source: { s3: { bucket: BUCKET, poll: '*/30 * * * * *', jitter: '10s' }, sqs: { queueUrl, waitSeconds: 20 } },
-}));
-const h = rig.harness;
-const config = parse(await readFile(h.configPath, 'utf8')) as Record<string, unknown>;
-await writeFile(h.configPath, stringify({ ...config, log: { level: values.log } }));
-const file = await bundle(path.join(h.dir, 'hoist.cjs'));
-await h.publish('1', await h.artifact('1'));
+await using rig = await createIdleRig(values.log);
+const file = await bundle(path.join(rig.harness.dir, 'hoist.cjs'));
 const agent = rig.startEntry({ kind: 'bundle', file }, { flags: RUNTIME_FLAGS });
 const pid = agent.child.pid ?? 0;
 await rig.waitState(settled('1'), 120_000, 100);

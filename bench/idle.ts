@@ -1,9 +1,9 @@
 /**
  * Idle footprint (issue #6 item 2): a real `hoist agent` daemon with SQS long polling and S3
  * polling both on, one healthy app and nothing to deploy. RSS (VmRSS, RssAnon, RssFile) and CPU
- * time (utime + stime) read from /proc at the start and the end of a 5 minute window (quick: 60 s,
- * extrapolated to an hour). A bare `node` process idling beside it is the floor the runtime itself
- * costs.
+ * time (each thread's schedstat) read from /proc at the start and the end of a 5 minute window
+ * (quick: 60 s, extrapolated to an hour). Beside it idle a bare `node` (what the runtime alone
+ * costs) and the floor (lib/idle-floor.js: the prescribed libraries making the same requests).
  *
  * What runs is what ships: the esbuild bundle of scripts/package.ts, run by this Node with the
  * executable's V8 flags (RUNTIME_FLAGS), at the default log level. Knobs, for investigations:
@@ -27,16 +27,39 @@ import { RUNTIME_FLAGS } from '../src/cli/defaults.ts';
 import { HTTP_HANDLER_OPTIONS, SDK_MAX_ATTEMPTS } from '../src/aws/clients.ts';
 import { s3Keys } from '../src/aws/keys.ts';
 import { parseDuration } from '../src/util/units.ts';
-import { createRig, settled, type AgentEntry } from './lib/agent-rig.ts';
+import { createRig, settled, type AgentEntry, type Rig } from './lib/agent-rig.ts';
 import type { Bench } from './lib/context.ts';
 import { figure, type Figure } from './lib/figures.ts';
 import { MiB, residentByMapping, sampleProcess, threadCpu } from './lib/measure.ts';
 
 const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'mem-probe.js');
 const FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'idle-floor.js');
-const POLL = '*/30 * * * * *';
+/** The contract's default rates: a poll tick every 30 s (GETs of channel and pin), 20 s long polls. */
+const POLL_SECONDS = 30;
+const POLL = `*/${POLL_SECONDS} * * * * *`;
 const JITTER = '10s';
 const WAIT_SECONDS = 20;
+
+/**
+ * The rig every idle measurement uses: SQS long polling and S3 polling both on at the contract's
+ * default rates, the agent logging at `logLevel`, and version 1 published for it to deploy.
+ */
+export async function createIdleRig(logLevel: string): Promise<Rig> {
+  const rig = await createRig((queueUrl) => ({
+    source: { s3: { bucket: BUCKET, poll: POLL, jitter: JITTER }, sqs: { queueUrl, waitSeconds: WAIT_SECONDS } },
+  }));
+  try {
+    const h = rig.harness;
+    // The harness logs at debug for the tests; the daemon as configured on a host logs at info.
+    const config = parse(await readFile(h.configPath, 'utf8')) as Record<string, unknown>;
+    await writeFile(h.configPath, stringify({ ...config, log: { level: logLevel } }));
+    await h.publish('1', await h.artifact('1'));
+    return rig;
+  } catch (error) {
+    await rig[Symbol.asyncDispose]();
+    throw error;
+  }
+}
 
 interface MemReport {
   memory: NodeJS.MemoryUsage;
@@ -84,15 +107,8 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
   else if (o.entry === 'bundle') entry = { kind: 'bundle', file: await bundle(path.join(o.work, 'hoist.cjs'), o.minify === undefined ? {} : { minify: o.minify }) };
   else entry = { kind: 'executable', file: o.entry.executable };
   const label = `${entry.kind}${entry.kind === 'executable' ? '' : ` ${o.flags.join(' ') || '(no flags)'}`}${o.minify === undefined ? '' : ` minify=${String(o.minify)}`}, log ${o.logLevel}`;
-  await using rig = await createRig((queueUrl) => ({
-    source: { s3: { bucket: BUCKET, poll: POLL, jitter: JITTER }, sqs: { queueUrl, waitSeconds: WAIT_SECONDS } },
-  }));
+  await using rig = await createIdleRig(o.logLevel);
   const h = rig.harness;
-  // The harness logs at debug for the tests; the daemon as configured on a host logs at info.
-  const config = parse(await readFile(h.configPath, 'utf8')) as Record<string, unknown>;
-  await writeFile(h.configPath, stringify({ ...config, log: { level: o.logLevel } }));
-  const v1 = await h.artifact('1');
-  await h.publish('1', v1);
   const memFile = path.join(h.dir, 'mem.json');
   const agent = rig.startEntry(entry, { flags: o.flags, env: { NODE_OPTIONS: `--import=${PROBE}`, HOIST_BENCH_MEM_FILE: memFile } });
   const pid = agent.child.pid ?? 0;
@@ -159,7 +175,7 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
     const floorCpuPerHour = (floorCpu / elapsed) * 3600;
     // What the contract's default rates ask for: one long poll per WaitTimeSeconds, a GET of the
     // channel and of the pin per poll tick.
-    const requestsPerHour = 3600 / WAIT_SECONDS + 2 * (3600 / 30);
+    const requestsPerHour = 3600 / WAIT_SECONDS + 2 * (3600 / POLL_SECONDS);
     const ticks = last.cpuSeconds - first.cpuSeconds;
     const window = `${Math.round(elapsed)} s window${seconds < 3600 ? ', extrapolated to 1 h' : ''}`;
     o.log(`${label}: CPU ms by thread: ${[...byThread].filter(([, v]) => v > 0).map(([n, v]) => `${n} ${(v * 1000).toFixed(1)}`).join(', ')}`);
