@@ -15,7 +15,8 @@ export const DEFAULT_CONFIG = '/etc/hoist/agent.yaml';
  *
  * Tried for the idle footprint and not adopted (bench/idle-variants.ts, docs/performance.md §2):
  * `--no-opt --no-maglev` saves 2 MiB of idle RSS but costs node-tar 42 % more CPU per extraction;
- * `--jitless`/`--lite-mode` disable WebAssembly, which Node's fetch needs; `--single-threaded-gc`
+ * `--jitless`/`--lite-mode` broke the agent's old fetch (no WebAssembly) and are untried since it
+ * uses node:http (they interpret all JavaScript, the unpack's tar parser too); `--single-threaded-gc`
  * grows the heap; `--v8-pool-size=1`, `--optimize-for-size`, `--max-lazy` change nothing measurable.
  */
 export const RUNTIME_FLAGS: readonly string[] = ['--max-old-space-size=128', '--max-semi-space-size=1', '--no-memory-reducer'];
