@@ -6,7 +6,7 @@ import { HoistError, toHoistError } from '../errors.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { resolveHostId } from '../config/host-id.ts';
 import type { AgentConfig } from '../config/schema.ts';
-import { resolveTrustPolicy, type TrustPolicy } from '../trust/policy.ts';
+import { resolveTrustPolicy, trustScope, type TrustPolicy } from '../trust/policy.ts';
 import { createAwsClients } from '../aws/clients.ts';
 import { acquireLock } from '../state/lock.ts';
 import { loadState } from '../state/store.ts';
@@ -19,12 +19,13 @@ const DRAIN_BOUND_MS = 30_000;
 
 export async function loadAgentConfig(file: string): Promise<{ config: AgentConfig; policy: TrustPolicy }> {
   const config = await loadConfigFile(file);
-  const apps: Record<string, NonNullable<AgentConfig['apps'][number]['trust']>> = {};
-  const appPaths: Record<string, PropertyKey[]> = {};
+  // Overrides belong to their (app, env) entry, in Maps: app names are the operator's strings.
+  const apps = new Map<string, NonNullable<AgentConfig['apps'][number]['trust']>>();
+  const appPaths = new Map<string, PropertyKey[]>();
   config.apps.forEach((app, i) => {
     if (app.trust === undefined) return;
-    apps[app.name] = app.trust;
-    appPaths[app.name] = ['apps', i, 'trust'];
+    apps.set(trustScope(app.name, app.env), app.trust);
+    appPaths.set(trustScope(app.name, app.env), ['apps', i, 'trust']);
   });
   const policy = await resolveTrustPolicy(config.trust, { baseDir: path.dirname(path.resolve(file)), apps, appPaths });
   return { config, policy };

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { formatDuration } from '../util/units.ts';
-import { zDuration, zSize } from '../util/zod-units.ts';
+import { NAMED_MAP_VALUES, zDuration, zSize } from '../util/zod-units.ts';
 import { EXAMPLE_CONFIG_YAML } from './example.ts';
 import { zAbsolutePath, zCron,
   zPoll, zHostPort, zHttpUrl, zName, zRelativePath } from './fields.ts';
@@ -148,11 +148,15 @@ function walk(schema: z.ZodType, path: string, presence: string): Row[] {
     }
   } else if (def.type === 'record') {
     rows.push(...walk(def.valueType as z.ZodType, `${path}.<name>`, 'required'));
+  } else if (NAMED_MAP_VALUES.has(node)) {
+    rows.push(...walk(NAMED_MAP_VALUES.get(node) as z.ZodType, `${path}.<name>`, 'required'));
   }
   return rows;
 }
 
 function typeName(node: z.ZodType): string {
+  const mapValue = NAMED_MAP_VALUES.get(node);
+  if (mapValue !== undefined) return 'map of name → ' + typeName(mapValue);
   const def = defOf(node);
   const named = NAMED_TYPES.get(def);
   if (named !== undefined) return named;

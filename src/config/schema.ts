@@ -121,7 +121,7 @@ const appSchema = z.strictObject({
     .describe('Restarts the app after the flip (and after a rollback), e.g. "systemctl restart web".'),
   health: healthSchema.describe('How to tell the new release is healthy; exactly one of http, tcp or command.'),
   window: zCron.optional().describe('node-cron expression: activate new releases only while it matches, e.g. "* 2-4 * * 1-5".'),
-  trust: appTrustSchema.optional().describe('Per-app trust override: its roles (and extra keys) replace the global ones for this app.'),
+  trust: appTrustSchema.optional().describe('Trust override for this (app, env) entry only: its roles (and extra keys) replace the global ones here; other envs of the same app keep the global roles.'),
 });
 
 const limitsSchema = z.strictObject({
@@ -226,6 +226,8 @@ function checkRoleKeys(roles: unknown, known: Set<string>, at: PropertyKey[], ct
 }
 
 function keyNames(keys: unknown): string[] {
+  // parsed key blocks are Maps; a block that failed to parse is still the raw mapping
+  if (keys instanceof Map) return [...(keys as Map<string, unknown>).keys()];
   return isObject(keys) ? Object.keys(keys) : [];
 }
 

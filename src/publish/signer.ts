@@ -19,15 +19,15 @@ export interface Signer {
 }
 
 /** Loads the private key (HOIST_KEY_INVALID) and, with a trust file, checks its role (HOIST_KEY_NOT_IN_ROLE). */
-export async function loadSigner(keyPath: string, options: { trust?: string | undefined; role: Role; app: string }): Promise<Signer> {
+export async function loadSigner(keyPath: string, options: { trust?: string | undefined; role: Role; app: string; env: string }): Promise<Signer> {
   const key = await loadPrivateKey(keyPath);
   const keyId = keyIdOf(key);
   if (options.trust === undefined) return { key, keyId, policy: undefined };
   const policy = await loadTrustFile(options.trust);
-  const rp = rolePolicy(policy, options.app, options.role);
+  const rp = rolePolicy(policy, options.app, options.env, options.role);
   if (rp === undefined || !rp.keyIds.has(keyId)) {
     const names = rp?.names.join(', ') ?? 'none';
-    throw new HoistError('HOIST_KEY_NOT_IN_ROLE', `key ${keyPath} (keyid ${keyId.slice(0, 12)}…) is not trusted for the ${options.role} role of ${options.app} in ${options.trust} (trusted: ${names}); sign with one of those keys`, {
+    throw new HoistError('HOIST_KEY_NOT_IN_ROLE', `key ${keyPath} (keyid ${keyId.slice(0, 12)}…) is not trusted for the ${options.role} role of ${options.app}/${options.env} in ${options.trust} (trusted: ${names}); sign with one of those keys`, {
       details: { keyid: keyId, role: options.role },
     });
   }
@@ -50,7 +50,7 @@ export interface SignatureStatus {
 export function signatureStatus(envelope: Envelope, manifest: Manifest, policy: TrustPolicy, role: Role): SignatureStatus {
   try {
     const v = verifyEnvelope(envelope, policy, new Date(Date.parse(manifest.issuedAt)), { app: manifest.app, env: manifest.env, kind: role });
-    const threshold = rolePolicy(policy, manifest.app, role)?.threshold ?? 1;
+    const threshold = rolePolicy(policy, manifest.app, manifest.env, role)?.threshold ?? 1;
     return { signers: namesOf(policy, v.signers), threshold, missing: [], complete: true };
   } catch (error) {
     if (isHoistError(error, 'HOIST_SIGNATURE_THRESHOLD')) {

@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { HoistError } from '../errors.ts';
 import { formatPath } from '../util/zod-units.ts';
-import { resolveTrustPolicy, type TrustPolicy } from './policy.ts';
+import { resolveTrustPolicy, trustScope, type TrustPolicy } from './policy.ts';
 import { appTrustSchema, trustBlockSchema, type AppTrustBlock } from './schema.ts';
 
 export async function loadTrustFile(path: string): Promise<TrustPolicy> {
@@ -33,14 +33,14 @@ export async function loadTrustFile(path: string): Promise<TrustPolicy> {
   const block = trustBlockSchema.safeParse(agentConfig ? agentConfig.trust : doc);
   if (!block.success) issues.push(...prefixed(block.error, base));
 
-  const apps: Record<string, AppTrustBlock> = {};
-  const appPaths: Record<string, PropertyKey[]> = {};
+  const apps = new Map<string, AppTrustBlock>();
+  const appPaths = new Map<string, PropertyKey[]>();
   if (agentConfig && Array.isArray(agentConfig.apps)) {
     for (const [i, app] of (agentConfig.apps as unknown[]).entries()) {
       if (!isRecord(app) || app.trust === undefined) continue;
       const path = ['apps', i, 'trust'];
-      if (typeof app.name !== 'string') {
-        issues.push(`${formatPath(['apps', i, 'name'])}: an app with a trust override needs a name`);
+      if (typeof app.name !== 'string' || typeof app.env !== 'string') {
+        issues.push(`${formatPath(['apps', i, typeof app.name !== 'string' ? 'name' : 'env'])}: an app with a trust override needs a name and an env`);
         continue;
       }
       const parsed = appTrustSchema.safeParse(app.trust);
@@ -48,8 +48,8 @@ export async function loadTrustFile(path: string): Promise<TrustPolicy> {
         issues.push(...prefixed(parsed.error, path));
         continue;
       }
-      apps[app.name] = parsed.data;
-      appPaths[app.name] = path;
+      apps.set(trustScope(app.name, app.env), parsed.data);
+      appPaths.set(trustScope(app.name, app.env), path);
     }
   }
   if (!block.success || issues.length > 0) {

@@ -28,7 +28,10 @@ export interface TrustPolicy {
   /** name → key */
   keys: Map<string, TrustedKey>;
   roles: RolePolicies;
-  /** app name → role overrides; a role missing here falls back to `roles`. */
+  /**
+   * `app/env` (see trustScope) → role overrides; a role missing here falls back to `roles`. An
+   * override belongs to one (app, env): web/staging's never applies to web/prod.
+   */
   apps: Map<string, RolePolicies>;
   maxValidityMs?: number;
   clockSkewMs: number;
@@ -37,12 +40,17 @@ export interface TrustPolicy {
 export interface ResolveTrustOptions {
   /** Directory that relative key paths are resolved against (the config file's directory). */
   baseDir: string;
-  /** Per-app overrides keyed by app name. */
-  apps?: Record<string, AppTrustBlock>;
+  /** Per-(app, env) overrides keyed by trustScope(app, env). */
+  apps?: ReadonlyMap<string, AppTrustBlock>;
   /** Where the block sits in its file, for issue paths (default `['trust']`). */
   path?: PropertyKey[];
-  /** Where each app's override sits, for issue paths (default `['apps', name, 'trust']`). */
-  appPaths?: Record<string, PropertyKey[]>;
+  /** Where each override sits, for issue paths (default `['apps', scope, 'trust']`). */
+  appPaths?: ReadonlyMap<string, PropertyKey[]>;
+}
+
+/** The key of an (app, env) pair in TrustPolicy.apps. */
+export function trustScope(app: string, env: string): string {
+  return `${app}/${env}`;
 }
 
 export async function resolveTrustPolicy(block: TrustBlock, options: ResolveTrustOptions): Promise<TrustPolicy> {
@@ -52,7 +60,7 @@ export async function resolveTrustPolicy(block: TrustBlock, options: ResolveTrus
   const keys = new Map<string, TrustedKey>();
   // Names declared under keys, loadable or not: a role naming a key whose file failed to load is
   // not also reported as naming an unknown key.
-  const declared = new Set<string>(Object.keys(block.keys));
+  const declared = new Set<string>(block.keys.keys());
 
   await loadKeys(block.keys, [...base, 'keys'], options.baseDir, keys, issues);
   const roles = resolveRoles(block.roles, [...base, 'roles'], keys, declared, issues);
@@ -61,13 +69,13 @@ export async function resolveTrustPolicy(block: TrustBlock, options: ResolveTrus
   }
 
   const apps = new Map<string, RolePolicies>();
-  for (const [app, override] of Object.entries(options.apps ?? {})) {
-    const appBase = options.appPaths?.[app] ?? ['apps', app, 'trust'];
+  for (const [scope, override] of options.apps ?? new Map<string, AppTrustBlock>()) {
+    const appBase = options.appPaths?.get(scope) ?? ['apps', scope, 'trust'];
     if (override.keys !== undefined) {
-      for (const name of Object.keys(override.keys)) declared.add(name);
+      for (const name of override.keys.keys()) declared.add(name);
       await loadKeys(override.keys, [...appBase, 'keys'], options.baseDir, keys, issues);
     }
-    apps.set(app, resolveRoles(override.roles, [...appBase, 'roles'], keys, declared, issues));
+    apps.set(scope, resolveRoles(override.roles, [...appBase, 'roles'], keys, declared, issues));
   }
 
   if (issues.length > 0) {
@@ -81,13 +89,13 @@ export async function resolveTrustPolicy(block: TrustBlock, options: ResolveTrus
 }
 
 async function loadKeys(
-  entries: Record<string, string>,
+  entries: ReadonlyMap<string, string>,
   path: PropertyKey[],
   baseDir: string,
   into: Map<string, TrustedKey>,
   issues: string[],
 ): Promise<void> {
-  for (const [name, pathOrPem] of Object.entries(entries)) {
+  for (const [name, pathOrPem] of entries) {
     try {
       const publicKey = await loadPublicKey(pathOrPem, baseDir);
       const keyId = keyIdOf(publicKey);
@@ -138,9 +146,9 @@ function resolveRoles(
   return out;
 }
 
-/** The role policy for an app: its override when it has one, else the global role. */
-export function rolePolicy(policy: TrustPolicy, app: string | undefined, role: Role): RolePolicy | undefined {
-  const override = app === undefined ? undefined : policy.apps.get(app)?.[role];
+/** The role policy for an (app, env): its override when it has one, else the global role. */
+export function rolePolicy(policy: TrustPolicy, app: string | undefined, env: string | undefined, role: Role): RolePolicy | undefined {
+  const override = app === undefined || env === undefined ? undefined : policy.apps.get(trustScope(app, env))?.[role];
   return override ?? policy.roles[role];
 }
 

@@ -3,7 +3,7 @@
  * This is the raw, validated shape; `policy.ts` resolves key files into key ids.
  */
 import { z } from 'zod';
-import { zDuration } from '../util/zod-units.ts';
+import { zDuration, zNamedMap } from '../util/zod-units.ts';
 
 export const ROLES = ['release', 'pin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -20,9 +20,11 @@ export const rolesSchema = z.strictObject({
   pin: roleSchema.optional(),
 });
 
-/** `keys`: name → path of a PEM public key, or the PEM text itself. */
+/** `keys`: name → path of a PEM public key, or the PEM text itself (a Map: names are the user's). */
+export const trustKeysSchema = zNamedMap(keyName, z.string().min(1));
+
 export const trustBlockSchema = z.strictObject({
-  keys: z.record(keyName, z.string().min(1)),
+  keys: trustKeysSchema,
   roles: rolesSchema,
   maxValidity: zDuration.optional(),
   clockSkew: zDuration.default(5 * 60_000),
@@ -30,7 +32,7 @@ export const trustBlockSchema = z.strictObject({
 
 /** A per-app override: roles (and optionally extra keys) replace the global ones for that app. */
 export const appTrustSchema = z.strictObject({
-  keys: z.record(keyName, z.string().min(1)).optional(),
+  keys: trustKeysSchema.optional(),
   roles: rolesSchema,
 });
 

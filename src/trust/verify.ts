@@ -53,8 +53,9 @@ export function verifyEnvelope(
   // Untrusted until the signatures check out: read only what picks the role and the app override.
   const payload = decodeJson(payloadBytes);
   const role = expect.kind ?? roleOf(payload);
-  const app = expect.app ?? (isRecord(payload) && typeof payload.app === 'string' ? payload.app : undefined);
-  const policyForRole = rolePolicy(policy, app, role);
+  const app = expect.app ?? stringField(payload, 'app');
+  const env = expect.env ?? stringField(payload, 'env');
+  const policyForRole = rolePolicy(policy, app, env, role);
   if (policyForRole === undefined) {
     throw new HoistError('HOIST_SIGNATURE_UNTRUSTED', `no keys are trusted for the ${role} role; add trust.roles.${role} to the trust policy`);
   }
@@ -152,6 +153,11 @@ function decodeJson(bytes: Buffer): unknown {
   } catch {
     return undefined;
   }
+}
+
+function stringField(payload: unknown, field: 'app' | 'env'): string | undefined {
+  const value = isRecord(payload) ? payload[field] : undefined;
+  return typeof value === 'string' ? value : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

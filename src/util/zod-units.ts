@@ -35,3 +35,38 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   }
   return out === '' ? '(root)' : out;
 }
+
+/** The value schema of each map made by `zNamedMap`, for the generated config reference. */
+export const NAMED_MAP_VALUES = new WeakMap<z.ZodType, z.ZodType>();
+
+/**
+ * A YAML/JSON mapping of user-chosen names (key names, say) parsed into a `Map`. Never a plain
+ * object keyed by those names: `z.record` rebuilds one, where a name like `__proto__` silently
+ * disappears (or worse), and later lookups by name could reach `Object.prototype`.
+ */
+export function zNamedMap<V extends z.ZodType>(name: z.ZodType<string>, value: V): z.ZodType<Map<string, z.output<V>>, unknown> {
+  const schema = z
+    .custom<object>((input) => typeof input === 'object' && input !== null && !Array.isArray(input) && !(input instanceof Map), {
+      error: 'expected a mapping of names to values',
+    })
+    .transform((input, ctx) => {
+      const out = new Map<string, z.output<V>>();
+      // Object.entries reads own properties only: a `__proto__` key written in the file is one.
+      for (const [key, raw] of Object.entries(input)) {
+        const k = name.safeParse(key);
+        if (!k.success) {
+          for (const issue of k.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: [key] });
+          continue;
+        }
+        const v = value.safeParse(raw);
+        if (!v.success) {
+          for (const issue of v.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: [key, ...issue.path] });
+          continue;
+        }
+        out.set(key, v.data);
+      }
+      return out;
+    });
+  NAMED_MAP_VALUES.set(schema, value);
+  return schema;
+}

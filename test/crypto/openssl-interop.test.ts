@@ -65,7 +65,7 @@ test('an OpenSSL key and an `openssl pkeyutl -sign -rawin` signature over the PA
       signatures: [{ keyid: expectedId, sig: (await readFile(sigPath)).toString('base64') }],
     };
     const policy = await resolveTrustPolicy(
-      { keys: { ops: 'pub.pem' }, roles: { release: { keys: ['ops'], threshold: 1 } }, clockSkew: 300_000 },
+      { keys: new Map([['ops', 'pub.pem']]), roles: { release: { keys: ['ops'], threshold: 1 } }, clockSkew: 300_000 },
       { baseDir: dir },
     );
     const verified = verifyEnvelope(serializeEnvelope(envelope), policy, now);

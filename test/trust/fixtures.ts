@@ -44,6 +44,7 @@ export async function policyFor(
   apps: Record<string, unknown> = {},
 ): Promise<TrustPolicy> {
   const block = trustBlockSchema.parse({ keys: Object.fromEntries(keys.map((k) => [k.name, k.publicPem])), roles, ...extra });
-  const appBlocks = Object.fromEntries(Object.entries(apps).map(([app, value]) => [app, appTrustSchema.parse(value)]));
+  // `apps` is keyed by "app/env", as TrustPolicy.apps is
+  const appBlocks = new Map(Object.entries(apps).map(([scope, value]) => [scope, appTrustSchema.parse(value)]));
   return resolveTrustPolicy(block, { baseDir: '.', apps: appBlocks });
 }

@@ -71,14 +71,15 @@ test('an agent config: its trust block and apps[].trust overrides are used, the 
         '  - name: web',
         '    env: prod',
         '  - name: api',
+        '    env: prod',
         '    trust:',
         '      roles: { release: { keys: [ci, alice], threshold: 2 } }',
         '',
       ].join('\n'),
     );
     const policy = await loadTrustFile(file);
-    assert.equal(rolePolicy(policy, 'api', 'release')?.threshold, 2);
-    assert.equal(rolePolicy(policy, 'web', 'release')?.threshold, 1);
+    assert.equal(rolePolicy(policy, 'api', 'prod', 'release')?.threshold, 2);
+    assert.equal(rolePolicy(policy, 'web', 'prod', 'release')?.threshold, 1);
   });
 });
 
@@ -108,7 +109,7 @@ test('agent config issues carry trust. and apps[i].trust. paths', async () => {
     const file = join(dir, 'agent.yaml');
     await writeFile(
       file,
-      'trust:\n  keys: { ci: keys/ci.pub }\n  roles: { release: { keys: [ci, nobody] } }\napps:\n  - name: web\n    trust: { roles: { release: { keys: [ci], threshold: 5 } } }\n  - trust: { roles: {} }\n  - name: db\n    trust: { bogus: 1 }\n',
+      'trust:\n  keys: { ci: keys/ci.pub }\n  roles: { release: { keys: [ci, nobody] } }\napps:\n  - name: web\n    env: prod\n    trust: { roles: { release: { keys: [ci], threshold: 5 } } }\n  - trust: { roles: {} }\n  - name: db\n    env: prod\n    trust: { bogus: 1 }\n',
     );
     await rejectsWith(file, 'HOIST_CONFIG_INVALID', (e) => {
       const issues = e.details?.issues as string[];
@@ -118,7 +119,7 @@ test('agent config issues carry trust. and apps[i].trust. paths', async () => {
     // With the schema problems fixed, the resolution problems are reported with their paths.
     await writeFile(
       file,
-      'trust:\n  keys: { ci: keys/ci.pub }\n  roles: { release: { keys: [ci, nobody] } }\napps:\n  - name: web\n    trust: { roles: { release: { keys: [ci], threshold: 5 } } }\n',
+      'trust:\n  keys: { ci: keys/ci.pub }\n  roles: { release: { keys: [ci, nobody] } }\napps:\n  - name: web\n    env: prod\n    trust: { roles: { release: { keys: [ci], threshold: 5 } } }\n',
     );
     await rejectsWith(file, 'HOIST_CONFIG_INVALID', (e) => {
       const issues = e.details?.issues as string[];

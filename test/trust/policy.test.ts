@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HoistError } from '../../src/errors.ts';
 import { keyById, resolveTrustPolicy, rolePolicy, signerNames } from '../../src/trust/policy.ts';
-import { trustBlockSchema } from '../../src/trust/schema.ts';
+import { appTrustSchema, trustBlockSchema } from '../../src/trust/schema.ts';
 import { makeKey, policyFor } from './fixtures.ts';
 
 const ci = makeKey('ci');
@@ -70,12 +70,13 @@ test('per-app overrides: replace a role for that app, fall back for the others',
   const bob = makeKey('bob');
   const policy = await resolveTrustPolicy(trustBlockSchema.parse({ keys: { ci: ci.publicPem }, roles: { release: { keys: ['ci'] }, pin: { keys: ['ci'] } } }), {
     baseDir: '.',
-    apps: { api: { keys: { bob: bob.publicPem }, roles: { release: { keys: ['ci', 'bob'], threshold: 2 } } } },
+    apps: new Map([['api/prod', appTrustSchema.parse({ keys: { bob: bob.publicPem }, roles: { release: { keys: ['ci', 'bob'], threshold: 2 } } })]]),
   });
-  assert.equal(rolePolicy(policy, 'api', 'release')?.threshold, 2);
-  assert.equal(rolePolicy(policy, 'api', 'pin')?.threshold, 1, 'pin falls back to the global role');
-  assert.equal(rolePolicy(policy, 'web', 'release')?.threshold, 1);
-  assert.equal(rolePolicy(policy, undefined, 'release')?.threshold, 1);
+  assert.equal(rolePolicy(policy, 'api', 'prod', 'release')?.threshold, 2);
+  assert.equal(rolePolicy(policy, 'api', 'prod', 'pin')?.threshold, 1, 'pin falls back to the global role');
+  assert.equal(rolePolicy(policy, 'api', 'staging', 'release')?.threshold, 1, 'another env of the same app keeps the global role');
+  assert.equal(rolePolicy(policy, 'web', 'prod', 'release')?.threshold, 1);
+  assert.equal(rolePolicy(policy, undefined, undefined, 'release')?.threshold, 1);
   assert.deepEqual(signerNames(policy, [bob.keyId, ci.keyId, 'f'.repeat(64)]), ['bob', 'ci', `${'f'.repeat(12)}…`]);
 });
 
@@ -84,8 +85,8 @@ test('an app override may not reuse a key name for a different key', async () =>
   await assert.rejects(
     resolveTrustPolicy(trustBlockSchema.parse({ keys: { ci: ci.publicPem }, roles: { release: { keys: ['ci'] } } }), {
       baseDir: '.',
-      apps: { api: { keys: { ci: other.publicPem }, roles: { release: { keys: ['ci', 'nobody'], threshold: 1 } } } },
-      appPaths: { api: ['apps', 0, 'trust'] },
+      apps: new Map([['api/prod', appTrustSchema.parse({ keys: { ci: other.publicPem }, roles: { release: { keys: ['ci', 'nobody'], threshold: 1 } } })]]),
+      appPaths: new Map([['api/prod', ['apps', 0, 'trust']]]),
     }),
     (error: unknown) => {
       assert.ok(error instanceof HoistError);

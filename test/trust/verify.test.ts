@@ -19,7 +19,7 @@ const ONE_OF_ONE = await policyFor([ci, alice, bob, pinner], {
 const TWO_OF_THREE = await policyFor([ci, alice, bob], { release: { keys: ['ci', 'alice', 'bob'], threshold: 2 } });
 const MAX_VALIDITY = await policyFor([ci], { release: { keys: ['ci'] } }, { maxValidity: '30d', clockSkew: '5m' });
 const PER_APP = await policyFor([ci, alice, bob], { release: { keys: ['ci', 'alice', 'bob'], threshold: 1 } }, {}, {
-  api: { roles: { release: { keys: ['ci', 'alice', 'bob'], threshold: 2 } } },
+  'api/prod': { roles: { release: { keys: ['ci', 'alice', 'bob'], threshold: 2 } } },
 });
 
 function signed(bytes: Buffer, ...keys: TestKey[]): Envelope {
@@ -232,9 +232,9 @@ test('happy path: 2-of-3 with two distinct keys, an unknown key ignored', () => 
 });
 
 test('happy path: per-app override requiring 2, and other apps keep the global 1', () => {
-  const api = verifyEnvelope(text(signed(payload({ app: 'api' }), ci, alice)), PER_APP, NOW, { app: 'api' });
+  const api = verifyEnvelope(text(signed(payload({ app: 'api' }), ci, alice)), PER_APP, NOW, { app: 'api', env: 'prod' });
   assert.deepEqual(api.signers, [ci.keyId, alice.keyId]);
-  const web = verifyEnvelope(text(signed(payload(), ci)), PER_APP, NOW, { app: 'web' });
+  const web = verifyEnvelope(text(signed(payload(), ci)), PER_APP, NOW, { app: 'web', env: 'prod' });
   assert.deepEqual(web.signers, [ci.keyId]);
 });
 

@@ -39,7 +39,7 @@ Examples:
 }
 
 async function approve(opts: ApproveOptions): Promise<void> {
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app });
+  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app, env: opts.env });
   const keys = keysOf(opts);
   const channelKey = keys.channel(opts.app, opts.env);
   await withAws(opts, async (clients) => {

@@ -86,7 +86,7 @@ async function pin(opts: PinOptions): Promise<void> {
   const expiresInMs = parseExpires(opts.expires);
   const version = opts.version ?? '';
   if (opts.reason === undefined || opts.reason.trim() === '') throw new HoistError('HOIST_USAGE', '--reason must say why the pin is needed');
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'pin', app: opts.app });
+  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'pin', app: opts.app, env: opts.env });
   const keys = keysOf(opts);
   await withAws(opts, async (clients) => {
     const release = await findRelease(clients.s3, opts, keys, signer, version);
@@ -114,7 +114,7 @@ async function pin(opts: PinOptions): Promise<void> {
 async function unpin(opts: PinOptions): Promise<void> {
   const hosts = parseHosts(opts.hosts);
   const expiresInMs = parseExpires(opts.expires);
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'pin', app: opts.app });
+  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'pin', app: opts.app, env: opts.env });
   const keys = keysOf(opts);
   await withAws(opts, async (clients) => {
     const current = await readCurrentPin(clients.s3, opts, keys);

@@ -69,7 +69,7 @@ Examples:
 async function publish(opts: PublishOptions): Promise<void> {
   const expiresInMs = parseExpires(opts.expires);
   const rolloutPercent = parsePercent(opts.rollout);
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app });
+  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app, env: opts.env });
   const artifact = await inspectArtifact(opts.artifact);
   const keys = keysOf(opts);
   const artifactKey = keys.artifact(opts.app, artifact.sha256, artifactExtension(artifact.format));

@@ -59,7 +59,7 @@ Examples:
 
 async function rollback(opts: RollbackOptions): Promise<void> {
   const expiresInMs = parseExpires(opts.expires);
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app });
+  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app, env: opts.env });
   const keys = keysOf(opts);
   const channelKey = keys.channel(opts.app, opts.env);
   await withAws(opts, async (clients) => {
