@@ -166,8 +166,13 @@ export const ERROR_CATALOGUE = {
     exit: 1,
   },
   HOIST_UNPACK_FAILED: {
-    meaning: 'The archive is corrupt or truncated, or tar reported a warning.',
+    meaning: 'The archive is corrupt, or tar reported a warning.',
     action: 'Publish the artifact again; the current release keeps serving.',
+    exit: 1,
+  },
+  HOIST_ARCHIVE_TRUNCATED: {
+    meaning: 'The archive ends before its end: the tar end-of-archive marker is missing, or the compressed stream stops inside a frame. A cut upload or a broken build; nothing of it is deployed.',
+    action: 'Pack and publish the artifact again (`hoist pack` always writes a complete archive); the current release keeps serving.',
     exit: 1,
   },
   // --- deploy ---
@@ -208,9 +213,19 @@ export const ERROR_CATALOGUE = {
     exit: 1,
   },
   HOIST_IO: {
-    meaning: 'A filesystem operation failed (permissions, disk full).',
-    action: 'Check free space and permissions on stateDir and the app root.',
+    meaning: 'A filesystem operation failed (permissions, a read-only file system).',
+    action: 'Check permissions on stateDir and the app root.',
     exit: 1,
+  },
+  HOIST_NO_SPACE: {
+    meaning: 'Not enough free space (or inodes) for the artifact or its unpacked release, checked before the download, or the disk filled during it. Partial files were removed; the serving release keeps serving.',
+    action: 'Free space under stateDir (downloads) or the app root (releases), lower `keep`, or grow the volume; the deploy is retried.',
+    exit: 1,
+  },
+  HOIST_UNSAFE_ROOT: {
+    meaning: 'An app root, its releases/ directory or a parent directory can be written by the app user or by others, so a local user could swap what the agent (root) works on.',
+    action: 'Make each named directory owned by root and not writable by group or others (`chown root:root DIR && chmod 755 DIR`); a root-owned sticky directory such as /tmp is fine as a parent. The agent did not start.',
+    exit: 2,
   },
   // --- operator commands ---
   HOIST_CHANNEL_NOT_FOUND: {

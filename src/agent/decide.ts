@@ -19,6 +19,8 @@ export interface ManifestView {
   readonly artifact: ArtifactTarget | null;
   readonly rollout?: { readonly percent: number } | undefined;
   readonly hosts?: readonly string[] | undefined;
+  /** The signed notes (`unpackedBytes` sizes the free-space check). */
+  readonly notes?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface Target {
@@ -26,6 +28,7 @@ export interface Target {
   readonly version: string;
   readonly sequence: number;
   readonly artifact: ArtifactTarget;
+  readonly notes?: Readonly<Record<string, string>> | undefined;
 }
 
 export type Decision =
@@ -82,7 +85,7 @@ export interface DecideInput {
 
 function toTarget(m: ManifestView): Target | undefined {
   if (m.artifact === null || m.version === undefined) return undefined;
-  return { kind: m.kind, version: m.version, sequence: m.sequence, artifact: m.artifact };
+  return { kind: m.kind, version: m.version, sequence: m.sequence, artifact: m.artifact, ...(m.notes === undefined ? {} : { notes: m.notes }) };
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { signEnvelope, addSignature, serializeEnvelope } from '../../src/dsse/envelope.ts';
 import { packDirectory } from '../../src/pack/pack.ts';
 import { startAws, type AwsEnv } from './fauxqs.ts';
-import { freePort, getApp, restartCommand, stopApp, writeAppRelease, type AppBehaviour } from './app.ts';
+import { freePort, getApp, restartCommand, stopApp, writeAppRelease, writeRestartScript, type AppBehaviour } from './app.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const HOIST_BIN = path.join(REPO, 'bin', 'hoist.js');
@@ -119,7 +119,11 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
   const aws = await startAws();
   await aws.createBucket(BUCKET);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hoist-e2e-'));
+  // app users (privilege tests) must reach the app root and the restart script
+  await chmod(dir, 0o755);
   const root = path.join(dir, 'srv', 'web');
+  const restartScript = path.join(dir, 'restart.sh');
+  await writeRestartScript(restartScript);
   const stateDir = path.join(dir, 'state');
   const port = await freePort();
   const pidFile = path.join(dir, 'app.pid');
@@ -224,7 +228,7 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
             env: 'prod',
             root,
             keep: 3,
-            restart: { run: restartCommand({ port, pidFile, node: process.execPath }), timeout: '20s' },
+            restart: { run: restartCommand({ port, pidFile, node: process.execPath, script: restartScript }), timeout: '20s' },
             health: {
               http: { url: `http://127.0.0.1:${port}/healthz`, expectStatus: 200, bodyIncludes: 'ok' },
               timeout: '1s',
