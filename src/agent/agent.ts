@@ -142,10 +142,11 @@ export class Agent {
           const user = await resolveUser(app.restart.user);
           restartUser = { uid: user.uid, gid: user.gid, home: user.home, name: user.name };
         }
+        const log = this.#opts.log.child({ app: app.name, env: app.env });
         runtimes.set(key, {
           config: app,
           key,
-          log: this.#opts.log.child({ app: app.name, env: app.env }),
+          log,
           release: undefined,
           pin: undefined,
           window: app.window === undefined ? undefined : createTask(app.window, () => undefined),
@@ -157,6 +158,7 @@ export class Agent {
             writableRelease: app.writableRelease,
             shared: app.shared,
             allowSymlinks: app.allowSymlinks,
+            onWarning: (message, error) => log.warn({ code: error.code }, message),
           }),
           where: `apps[${index}] (${app.name}/${app.env})`,
           chain: Promise.resolve(),

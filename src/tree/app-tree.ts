@@ -54,6 +54,8 @@ export interface AppTreeOptions {
   readonly writableRelease: boolean;
   readonly shared: readonly string[];
   readonly allowSymlinks: boolean;
+  /** Told about what went wrong but stops nothing (a shared dir the app user broke, say). */
+  readonly onWarning?: (message: string, error: HoistError) => void;
 }
 
 export interface InstallOptions {
@@ -98,8 +100,21 @@ export class AppTree {
     await this.ensureShared();
   }
 
-  /** `root/shared/` (the app user's) and each `shared/<p>` in it, made as the app user. */
+  /**
+   * `root/shared/` (the app user's) and each `shared/<p>` in it, made as the app user. What the
+   * user does in there is the user's business: a path it broke is reported, and the release
+   * links to it all the same.
+   */
   async ensureShared(signal?: AbortSignal): Promise<void> {
+    try {
+      await this.#ensureShared(signal);
+    } catch (error) {
+      if (isAbort(error)) throw error;
+      this.#options.onWarning?.(`could not make the shared paths under ${this.sharedRoot}: ${ioError(error, 'shared').message}; the release links to them anyway`, ioError(error, 'shared'));
+    }
+  }
+
+  async #ensureShared(signal?: AbortSignal): Promise<void> {
     const { shared, user } = this.#options;
     if (shared.length === 0) return;
     if ((await lstatOrUndefined(this.sharedRoot)) === undefined) {

@@ -62,7 +62,8 @@ export interface UnpackResult {
   readonly bytes: number;
 }
 
-const IO_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'EIO', 'EMFILE', 'ENFILE', 'ELOOP', 'ENOTDIR']);
+/** File-system failures (an unprivileged unpack refused somewhere, a tree changed under it), not archive faults. */
+const IO_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'EIO', 'EMFILE', 'ENFILE', 'ELOOP', 'ENOTDIR', 'ENOENT']);
 const SPACE_CODES = new Set(['ENOSPC', 'EDQUOT']);
 
 export async function unpackArchive(options: UnpackOptions): Promise<UnpackResult> {

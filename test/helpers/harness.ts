@@ -16,6 +16,7 @@ import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { signEnvelope, addSignature, serializeEnvelope } from '../../src/dsse/envelope.ts';
 import { packDirectory } from '../../src/pack/pack.ts';
 import { startAws, type AwsEnv } from './fauxqs.ts';
+import { compress, tarBytes, type TarEntrySpec } from './tarballs.ts';
 import { freePort, getApp, restartCommand, stopApp, writeAppRelease, writeRestartScript, type AppBehaviour } from './app.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -47,6 +48,10 @@ export interface Harness extends AsyncDisposable {
   readonly configPath: string;
   readonly hostId: string;
   artifact(version: string, behaviour?: AppBehaviour, options?: { zstd?: boolean; filler?: number }): Promise<Artifact>;
+  /** A hand-built archive: the test app's files (sorted, directories first) followed by `extra` entries. */
+  artifactWith(version: string, extra: readonly TarEntrySpec[], options?: { behaviour?: AppBehaviour; format?: 'tar+gzip' | 'tar+zstd'; end?: boolean }): Promise<Artifact>;
+  /** Uploads archive bytes as a content-addressed artifact. */
+  upload(bytes: Buffer, format: 'tar+gzip' | 'tar+zstd'): Promise<Artifact>;
   publish(version: string, artifact: Artifact, options?: PublishOptions): Promise<string>;
   pin(version: string | null, artifact: Artifact | null, options?: PublishOptions & { hosts?: string[] }): Promise<string>;
   sign(payload: Record<string, unknown>, keys?: string[]): string;
@@ -201,6 +206,26 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
       const key = `artifacts/web/${packed.sha256}.${o.zstd === true ? 'tar.zst' : 'tar.gz'}`;
       await put(key, await readFile(file));
       return { key, sha256: packed.sha256, size: packed.size, format, file };
+    },
+    async artifactWith(version, extra, o = {}) {
+      const src = path.join(dir, 'build', `${version}-${Math.random().toString(36).slice(2, 8)}`);
+      await mkdir(src, { recursive: true });
+      await writeAppRelease(src, { version, behaviour: o.behaviour ?? 'healthy' });
+      const entries: TarEntrySpec[] = [];
+      for (const name of ['VERSION', 'behaviour.json', 'restart.sh', 'server.mjs']) {
+        entries.push({ path: name, body: await readFile(path.join(src, name)), mode: name === 'restart.sh' ? 0o755 : 0o644 });
+      }
+      return harness.upload(compress(tarBytes([...entries, ...extra], { end: o.end ?? true }), o.format ?? 'tar+gzip'), o.format ?? 'tar+gzip');
+    },
+    async upload(bytes, format) {
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      const ext = format === 'tar+zstd' ? 'tar.zst' : 'tar.gz';
+      const file = path.join(dir, 'build', `${sha}.${ext}`);
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, bytes);
+      const key = `artifacts/web/${sha}.${ext}`;
+      await put(key, bytes);
+      return { key, sha256: sha, size: bytes.length, format, file };
     },
     async publish(version, artifact, o = {}) {
       const text = sign(manifest('release', version, artifact, o), o.keys);
