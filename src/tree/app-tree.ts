@@ -24,7 +24,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchownSync, openSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, open, readdir, rename } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readdir, rename, rmdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { HoistError } from '../errors.ts';
@@ -35,6 +35,7 @@ import { planPrune, type ReleaseDirEntry, type RetentionOptions } from '../state
 import type { UnpackLimits, UnpackResult } from '../unpack/unpack.ts';
 import { fillStaging, makeSharedDirs, removeRootTree } from './ops.ts';
 import { checkAppRoot } from './safe-root.ts';
+import { testPause } from '../util/test-pause.ts';
 import { callWorker } from './worker-client.ts';
 
 export const STAGING_PREFIX = '.staging-';
@@ -214,6 +215,7 @@ export class AppTree {
       try {
         await rename(path.join(this.releasesDir, name), trash);
         removed.push(name);
+        await testPause('prune-remove');
         await this.#remove(trash);
       } catch (error) {
         failed.push({ name, error: ioError(error, `removing the old release ${name}`) });
@@ -240,7 +242,10 @@ export class AppTree {
     if (st.isDirectory() && st.uid === 0) {
       await removeRootTree(dir);
     } else if (st.isDirectory() && user !== undefined && st.uid === user.uid) {
-      await callWorker({ request: { op: 'remove', user, path: dir } });
+      // the user empties its tree; root removes the empty directory from its own releases/
+      // (rmdir refuses a directory that is not empty, and never follows a link)
+      await callWorker({ request: { op: 'empty', user, path: dir } });
+      await rmdir(dir);
     } else if (!st.isDirectory()) {
       // an entry of root's own releases/: unlinking it touches nothing behind it
       await removeRootTree(dir);

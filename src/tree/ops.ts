@@ -101,11 +101,12 @@ export async function makeSharedDirs(sharedRoot: string, shared: readonly string
 }
 
 /**
- * Removes a tree that the caller owns. An unprivileged owner cannot delete the entries of its own
+ * Empties a tree that the caller owns (the directory itself stays: it sits in root's releases/,
+ * where only root may remove it). An unprivileged owner cannot delete the entries of its own
  * read-only directories, so each directory is made writable (by its owner) first. Never follows a
  * symlink it meets: links are unlinked.
  */
-export async function removeOwnTree(dir: string): Promise<void> {
+export async function emptyOwnTree(dir: string): Promise<void> {
   let paused = false;
   const walk = async (p: string): Promise<void> => {
     const st = await lstatOrMissing(p);
@@ -120,7 +121,7 @@ export async function removeOwnTree(dir: string): Promise<void> {
     }
     if ((st.mode & 0o700) !== 0o700) await chmod(p, (st.mode & 0o7777) | 0o700);
     for (const name of await readdir(p)) await walk(path.join(p, name));
-    await rmdir(p);
+    if (p !== dir) await rmdir(p);
   };
   await walk(dir);
 }

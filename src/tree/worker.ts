@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import { HoistError, isHoistError, toHoistError } from '../errors.ts';
-import { fillStaging, makeSharedDirs, removeOwnTree } from './ops.ts';
+import { emptyOwnTree, fillStaging, makeSharedDirs } from './ops.ts';
 
 const limitsSchema = z.object({
   entries: z.number(),
@@ -37,7 +37,7 @@ export const workerRequestSchema = z.discriminatedUnion('op', [
     sharedRoot: z.string(),
     shared: z.array(z.string()),
   }),
-  z.object({ op: z.literal('remove'), user: userSchema, path: z.string() }),
+  z.object({ op: z.literal('empty'), user: userSchema, path: z.string() }),
   z.object({ op: z.literal('shared-dirs'), user: userSchema, sharedRoot: z.string(), shared: z.array(z.string()) }),
 ]);
 
@@ -92,8 +92,8 @@ export async function runWorker(text: string): Promise<void> {
     dropPrivileges(request.user);
     if (request.op === 'fill-staging') {
       answer = { ok: true, result: await fillStaging({ ...request, sealed: false }, { fd: 0 }) };
-    } else if (request.op === 'remove') {
-      await removeOwnTree(request.path);
+    } else if (request.op === 'empty') {
+      await emptyOwnTree(request.path);
       answer = { ok: true, result: null };
     } else {
       await makeSharedDirs(request.sharedRoot, request.shared);

@@ -47,6 +47,8 @@ export interface Harness extends AsyncDisposable {
   readonly pidFile: string;
   readonly configPath: string;
   readonly hostId: string;
+  /** The test app's restart command (a script outside the app root, run as root). */
+  readonly restart: string;
   artifact(version: string, behaviour?: AppBehaviour, options?: { zstd?: boolean; filler?: number }): Promise<Artifact>;
   /** A hand-built archive: the test app's files (sorted, directories first) followed by `extra` entries. */
   artifactWith(version: string, extra: readonly TarEntrySpec[], options?: { behaviour?: AppBehaviour; format?: 'tar+gzip' | 'tar+zstd'; end?: boolean }): Promise<Artifact>;
@@ -57,9 +59,10 @@ export interface Harness extends AsyncDisposable {
   sign(payload: Record<string, unknown>, keys?: string[]): string;
   putChannel(text: string): Promise<void>;
   writeConfig(overrides?: ConfigOverrides): Promise<string>;
-  once(extraArgs?: string[]): Promise<RunResult>;
+  /** `wrap`: a command line the agent runs under (e.g. `unshare --mount ...`), ending in its argv. */
+  once(extraArgs?: string[], options?: { wrap?: readonly string[]; env?: Record<string, string> }): Promise<RunResult>;
   /** `nodeArgs`: runtime flags before the entry point (V8 flags NODE_OPTIONS does not accept). */
-  start(options?: { env?: Record<string, string>; nodeArgs?: readonly string[] }): AgentProcess;
+  start(options?: { env?: Record<string, string>; nodeArgs?: readonly string[]; wrap?: readonly string[] }): AgentProcess;
   current(): Promise<string | undefined>;
   /** True once `version` is current, committed and no deploy is under way. */
   settledOn(version: string): Promise<boolean>;
@@ -132,6 +135,7 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
   const stateDir = path.join(dir, 'state');
   const port = await freePort();
   const pidFile = path.join(dir, 'app.pid');
+  const restart = restartCommand({ port, pidFile, node: process.execPath, script: restartScript });
   const configPath = path.join(dir, 'agent.yaml');
   const hostId = options.hostId ?? 'host-1';
   await mkdir(path.join(dir, 'keys'), { recursive: true });
@@ -186,6 +190,7 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
     pidFile,
     configPath,
     hostId,
+    restart,
     keyPaths,
     sign,
     async artifact(version, behaviour = 'healthy', o = {}) {
@@ -253,7 +258,7 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
             env: 'prod',
             root,
             keep: 3,
-            restart: { run: restartCommand({ port, pidFile, node: process.execPath, script: restartScript }), timeout: '20s' },
+            restart: { run: restart, timeout: '20s' },
             health: {
               http: { url: `http://127.0.0.1:${port}/healthz`, expectStatus: 200, bodyIncludes: 'ok' },
               timeout: '1s',
@@ -278,11 +283,12 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
       await writeFile(configPath, stringify(config));
       return configPath;
     },
-    async once(extraArgs = []) {
-      return run([HOIST_BIN, 'agent', '--config', configPath, '--once', ...extraArgs]);
+    async once(extraArgs = [], o = {}) {
+      return run([HOIST_BIN, 'agent', '--config', configPath, '--once', ...extraArgs], { ...(o.env === undefined ? {} : { env: o.env }), ...(o.wrap === undefined ? {} : { wrap: o.wrap }) });
     },
     start(o = {}) {
-      const child = spawn(process.execPath, [...(o.nodeArgs ?? []), HOIST_BIN, 'agent', '--config', configPath], {
+      const argv = [...(o.wrap ?? []), process.execPath, ...(o.nodeArgs ?? []), HOIST_BIN, 'agent', '--config', configPath];
+      const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
         env: { ...process.env, ...TEST_AWS_ENV, ...o.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -391,9 +397,10 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
   return harness;
 }
 
-export function run(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
+export function run(args: string[], options: { env?: Record<string, string>; input?: string; wrap?: readonly string[] } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...TEST_AWS_ENV, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const argv = [...(options.wrap ?? []), process.execPath, ...args];
+    const child = spawn(argv[0] ?? process.execPath, argv.slice(1), { env: { ...process.env, ...TEST_AWS_ENV, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
