@@ -39,7 +39,7 @@ export interface DeployEnv {
   readonly stallTimeoutMs?: number | undefined;
 }
 
-/** The app user: owner of unpacked files; hooks and the health command run as it. */
+/** The app user: hooks and the health command run as it; it reads its releases and owns shared/. */
 export interface Owner {
   uid: number;
   gid: number;
