@@ -30,9 +30,13 @@ export function fillSeenBy(pid: number, dir: string, name = 'filler'): void {
   fill(path.join(`/proc/${pid}/root`, dir, name));
 }
 
-/** Fills an image that no process has mounted (mounted for the moment in a namespace of its own). */
-export function fillImage(mount: Mount, name = 'filler'): void {
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', `mount -o loop "$1" "$2" && { dd if=/dev/zero of="$2/${name}" bs=4k 2>/dev/null; sync; true; }`, 'sh', mount.image, mount.dir]);
+/**
+ * Fills an image that no process has mounted (mounted for the moment in a namespace of its own):
+ * to the last block, or with `kib` KiB.
+ */
+export function fillImage(mount: Mount, name = 'filler', kib?: number): void {
+  const count = kib === undefined ? '' : ` count=${Math.ceil(kib / 4)}`;
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', `mount -o loop "$1" "$2" && { dd if=/dev/zero of="$2/${name}" bs=4k${count} 2>/dev/null; sync; true; }`, 'sh', mount.image, mount.dir]);
   if (r.status !== 0) throw new Error(`could not fill ${mount.image}: ${r.stderr.toString()}`);
 }
 

@@ -62,10 +62,28 @@ test('attack: full disk during the download: the .part is removed, HOIST_NO_SPAC
   proxy.reset();
   const again = h.start({ wrap });
   await again.waitFor((l) => l.msg === 'ready', 30_000);
+  // nothing can be journalled, so nothing is started (and it is retried with backoff)
   await again.waitFor((l) => l.code === 'HOIST_NO_SPACE', 60_000);
   assert.equal(again.child.exitCode, null, 'a full disk is not a crash loop');
   assert.equal(await h.served(), '1.0.0');
   await stop(again);
+});
+
+test('free space for the artifact is checked before the download', async () => {
+  await using h = await createHarness();
+  await mkdir(h.stateDir, { recursive: true });
+  const state: Mount = { image: path.join(h.dir, 'state.img'), dir: h.stateDir };
+  makeImage(state.image, 8);
+  // about 1.5 MiB stay free: state.json fits, a 3 MiB artifact does not
+  fillImage(state, 'filler', 5 * 1024);
+  const wrap = inMountNamespace([state]);
+  await h.writeConfig();
+  const v1 = await h.artifactWith('1.0.0', [{ path: 'blob.bin', body: randomBytes(3 * 1024 * 1024) }]);
+  await h.publish('1.0.0', v1);
+  const r = await h.once([], { wrap });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /HOIST_NO_SPACE: the artifact .* needs 3\.\d+ MiB more in .*downloads, which has .* free; nothing was downloaded/);
+  assert.equal(await h.current(), undefined);
 });
 
 test('attack: full disk during the unpack: HOIST_NO_SPACE, the staging dir is removed, the serving release keeps serving', async () => {

@@ -122,7 +122,7 @@ test('a tree owned by neither root nor the app user is never removed', async (t)
   await chown(foreign, other.uid, other.gid);
   await mkdir(path.join(tree.releasesDir, '2-0123456789ab'));
   const result = await tree.prune({ keep: 1 });
-  assert.deepEqual(result.removed.sort(), ['1-0123456789ab'], 'renamed to trash...');
+  assert.deepEqual([...result.removed].sort(), ['1-0123456789ab'], 'renamed to trash...');
   const failed = result.failed[0];
   assert.ok(failed !== undefined && isHoistError(failed.error, 'HOIST_IO'));
   assert.match(failed.error.message, /neither root nor the app user; hoist leaves it alone/);
