@@ -1,5 +1,5 @@
 /**
- * `npm run package`: the self-contained `hoist` executables and the .deb/.rpm packages (DESIGN §7).
+ * `npm run package`: the self-contained `hoist` executables and the .deb/.rpm packages.
  *
  *   node scripts/package.ts [--arch x64|arm64|all] [--skip-rpm] [--out DIR]
  *

@@ -75,7 +75,7 @@ export const ERROR_CATALOGUE = {
   },
   HOIST_MANIFEST_INVALID: {
     meaning: 'The signed payload does not match the manifest schema; every problem is listed with its path.',
-    action: 'Fix the payload (see DESIGN §3) and sign it again.',
+    action: 'Fix each listed field of the payload (the manifest format is in docs/operations.md) and sign it again.',
     exit: 1,
   },
   HOIST_MANIFEST_MISMATCH: {

@@ -1,5 +1,5 @@
 /**
- * One deploy of one app (DESIGN §5.1 steps 3–9): fetch, unpack, preActivate, flip, restart,
+ * One deploy of one app: fetch, unpack, preActivate, flip, restart,
  * postActivate, health, then commit or roll back. Every step is journalled in state.json before
  * it is taken, so `recover.ts` can finish or undo it after a crash.
  *
@@ -337,7 +337,7 @@ async function pruneDownloads(env: DeployEnv, removedDirs: readonly string[]): P
 
 /**
  * The artifact as the manifest names it. `artifact.key` is the object key in the bucket; a
- * publisher that wrote it relative to source.s3.prefix (as DESIGN §3's example reads) is accepted
+ * publisher that wrote it relative to source.s3.prefix (as the manifest examples in the docs read) is accepted
  * too: when the key is missing and does not start with the prefix, `<prefix><key>` is tried.
  */
 async function fetchArtifact(env: DeployEnv, target: Target, signal: AbortSignal, log: Log): Promise<{ path: string }> {

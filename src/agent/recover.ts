@@ -1,5 +1,5 @@
 /**
- * Crash recovery at start-up (DESIGN §5.2): whatever step a deploy died in, `current` ends up
+ * Crash recovery at start-up: whatever step a deploy died in, `current` ends up
  * pointing at a complete release. A release flipped but never committed is treated as failed and
  * rolled back; staging dirs and temp links are removed; `.part` downloads stay for resume.
  */

@@ -1,4 +1,4 @@
-/** The agent process: config, lock, state, sources and signals around `Agent` (DESIGN §5, §5.3). */
+/** The agent process: config, lock, state, sources and signals around `Agent`. */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };

@@ -27,10 +27,10 @@ apps:
     keep: 5                  # releases kept on disk (never removes current or previous)
     user: web                # owner of unpacked files; hooks run as this user
     shared: [log, uploads]   # root/shared/<path> symlinked into each release
-    hooks:                   # cwd = new release dir; env HOIST_APP, HOIST_ENV, HOIST_VERSION,
-      preActivate:  { run: "npm ci --omit=dev", timeout: 10m }   # HOIST_RELEASE_DIR, HOIST_PREVIOUS_DIR
-      postActivate: { run: "./bin/warm-cache", timeout: 1m }
-    restart: { run: "systemctl restart web", timeout: 2m }
+    hooks:                   # run as user, cwd = new release dir (read-only: write under shared/);
+      preActivate:  { run: "./bin/migrate", timeout: 10m }       # env HOIST_APP, HOIST_ENV, HOIST_VERSION,
+      postActivate: { run: "./bin/warm-cache", timeout: 1m }     # HOIST_RELEASE_DIR, HOIST_PREVIOUS_DIR
+    restart: { run: "systemctl restart web", timeout: 2m }       # as root, cwd = root
     health:
       http: { url: "http://127.0.0.1:8080/healthz", expectStatus: 200, bodyIncludes: "ok" }
       # or  tcp: "127.0.0.1:8080"   or  command: "./bin/check"

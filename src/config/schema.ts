@@ -1,5 +1,5 @@
 /**
- * The agent configuration (`/etc/hoist/agent.yaml`, DESIGN §5) as a zod schema.
+ * The agent configuration (`/etc/hoist/agent.yaml`) as a zod schema.
  *
  * Objects are strict so a misspelt key is an error rather than a silently ignored setting.
  * Defaults are written as they would be in YAML (`prefault('10s')`) so the generated reference

@@ -1,5 +1,5 @@
 /**
- * Fleet status, pure: the status reports of one app and env (DESIGN §5.4) turned into the table
+ * Fleet status, pure: the status reports of one app and env turned into the table
  * rows and the summary `hoist status` prints. The clock and the stale threshold are parameters.
  */
 import type { StatusReport } from '../report/status.ts';

@@ -1,5 +1,5 @@
 /**
- * The host status report, `status/<app>/<env>/<host-id>.json` (DESIGN §5.4): unsigned and
+ * The host status report, `status/<app>/<env>/<host-id>.json`: unsigned and
  * informational, written by each agent after every change and read by `hoist status`.
  * Building it is pure; publishing is one PUT.
  */

@@ -1,5 +1,5 @@
 /**
- * Which release directories to delete (DESIGN §5.1 step 9, `keep`). The plan is pure; the
+ * Which release directories to delete. The plan is pure; the
  * pruning itself is a thin shell around it.
  */
 import { lstat, readdir, rm } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * `hoist approve`: co-sign the current channel envelope (DESIGN §4: a role may need several
+ * `hoist approve`: co-sign the current channel envelope (a role may need several
  * distinct keys), write it back to the channel and over its history copy, notify the agents.
  */
 import type { Command } from 'commander';

@@ -80,7 +80,7 @@ function checkPayload(bytes: Buffer, source: string): Buffer {
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (cause) {
-    throw new HoistError('HOIST_MANIFEST_INVALID', `${source} is not UTF-8 JSON; a payload is a manifest JSON object (DESIGN §3)`, { cause });
+    throw new HoistError('HOIST_MANIFEST_INVALID', `${source} is not UTF-8 JSON; a payload is a manifest JSON object (schema 1, kind, app, env, sequence, version, artifact, issuedAt)`, { cause });
   }
   try {
     parseManifest(value);

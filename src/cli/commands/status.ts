@@ -1,4 +1,4 @@
-/** `hoist status --local`: what this host runs, from its own state (DESIGN §6). */
+/** `hoist status --local`: what this host runs, from its own state. */
 import type { Command } from 'commander';
 import { HoistError } from '../../errors.ts';
 import { loadConfigFile } from '../../config/load.ts';
