@@ -41,7 +41,7 @@ export async function runAgent(file: string, once: boolean): Promise<void> {
   if (loaded.recoveredFromCorrupt !== undefined) {
     log.error({ code: 'HOIST_STATE_CORRUPT', movedTo: loaded.recoveredFromCorrupt, reason: loaded.corruptReason }, 'state.json was unreadable; moved aside, starting from an empty state');
   }
-  const clients = createAwsClients({ ...(config.region === undefined ? {} : { region: config.region }), endpoint: config.endpoint ?? null });
+  const clients = createAwsClients({ ...(config.region === undefined ? {} : { region: config.region }), endpoint: config.endpoint ?? null, endpoints: config.endpoints ?? {} });
   const notifier = createNotifier({ onError: (err) => log.debug({ err: String(err) }, 'systemd notification failed') });
   const onStep = faultInjection(process.env.HOIST_FAULT_KILL_AT, log);
   const agent = new Agent({

@@ -6,13 +6,17 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { createAwsClients, type AwsClients } from '../aws/clients.ts';
 import { s3Keys, type S3Keys } from '../aws/keys.ts';
-import { HoistError, isHoistError } from '../errors.ts';
+import { isAwsFailure } from '../aws/errors.ts';
+import { HoistError } from '../errors.ts';
 import { parseDuration } from '../util/units.ts';
 import type { NotifyTargets } from './notify.ts';
 
 export interface AwsOptions {
   region?: string;
   endpoint?: string;
+  endpointS3?: string;
+  endpointSqs?: string;
+  endpointSns?: string;
 }
 
 export interface BucketOptions extends AwsOptions {
@@ -32,7 +36,10 @@ function collect(value: string, previous: string[]): string[] {
 export function addAwsOptions(cmd: Command): Command {
   return cmd
     .option('--region <region>', 'AWS region (default: the SDK\'s resolution: AWS_REGION, profile, instance metadata)')
-    .option('--endpoint <url>', 'S3/SQS/SNS endpoint override (S3-compatible stores, emulators)');
+    .option('--endpoint <url>', 'S3/SQS/SNS endpoint override (S3-compatible stores, emulators)')
+    .option('--endpoint-s3 <url>', 'S3 endpoint only, over --endpoint (a VPC interface endpoint)')
+    .option('--endpoint-sqs <url>', 'SQS endpoint only, over --endpoint')
+    .option('--endpoint-sns <url>', 'SNS endpoint only, over --endpoint');
 }
 
 export function addBucketOptions(cmd: Command): Command {
@@ -93,13 +100,17 @@ export async function withAws<T>(opts: AwsOptions, fn: (clients: AwsClients) => 
   const clients = createAwsClients({
     ...(opts.region === undefined ? {} : { region: opts.region }),
     endpoint: opts.endpoint ?? null,
+    endpoints: { s3: opts.endpointS3, sqs: opts.endpointSqs, sns: opts.endpointSns },
   });
   try {
     return await fn(clients);
   } catch (error) {
-    if (isHoistError(error) && (error.code === 'HOIST_S3' || error.code === 'HOIST_SQS' || error.code === 'HOIST_SNS')) {
-      const where = opts.endpoint === undefined ? `the AWS endpoint${opts.region === undefined ? '' : ` of ${opts.region}`}` : `endpoint ${opts.endpoint}`;
-      throw new HoistError(error.code, `${error.message} (${where})`, { cause: error.cause ?? error, details: { ...error.details, endpoint: opts.endpoint ?? null } });
+    // Unreachable endpoints are named where the error is made; answers with an error get it here.
+    if (isAwsFailure(error) && typeof error.details?.endpoint !== 'string') {
+      const service = error.code.startsWith('HOIST_SQS') ? 'sqs' : error.code.startsWith('HOIST_SNS') ? 'sns' : 's3';
+      const endpoint = clients.endpoints[service];
+      const where = endpoint === null ? `the AWS endpoint${opts.region === undefined ? '' : ` of ${opts.region}`}` : `endpoint ${endpoint}`;
+      throw new HoistError(error.code, `${error.message} (${where})`, { cause: error.cause ?? error, details: { ...error.details, endpoint } });
     }
     if (error instanceof Error && /Region is missing/i.test(error.message)) {
       throw new HoistError('HOIST_USAGE', 'no AWS region is configured; pass --region or set AWS_REGION', { cause: error });

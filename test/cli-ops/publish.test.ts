@@ -82,7 +82,7 @@ test('zstd artifacts are detected; other files, bad versions and bad keys are re
   assert.equal((await listAll(h, 'history/')).length, 2);
 });
 
-test('an unreachable endpoint fails fast with HOIST_S3 naming the endpoint', async () => {
+test('a refused connection fails fast with HOIST_S3_UNREACHABLE naming the endpoint', async () => {
   await using h = await createHarness();
   const file = await buildRelease(h, '1.0.0');
   const { freePort } = await import('../helpers/app.ts');
@@ -92,12 +92,12 @@ test('an unreachable endpoint fails fast with HOIST_S3 naming the endpoint', asy
   const r = await run([HOIST_BIN, ...publishArgs(h, '1.0.0', file), '--bucket', 'hoist-test', '--endpoint', dead, '--region', 'us-east-1'], {
     env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
   });
-  assertCode(r, 1, 'HOIST_S3');
+  assertCode(r, 1, 'HOIST_S3_UNREACHABLE');
   assert.ok(r.stderr.includes(dead), r.stderr);
   assert.ok(performance.now() - started < 20_000, 'failed fast');
   const status = await run([HOIST_BIN, 'status', '--app', 'web', '--env', 'prod', '--bucket', 'b', '--endpoint', dead, '--region', 'us-east-1'], {
     env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
   });
-  assertCode(status, 1, 'HOIST_S3');
+  assertCode(status, 1, 'HOIST_S3_UNREACHABLE');
   assert.ok(status.stderr.includes(dead));
 });

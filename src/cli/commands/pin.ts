@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { AWS_FAILURE_CODES } from '../../aws/errors.ts';
 import type { S3Keys } from '../../aws/keys.ts';
 import { serializeEnvelope, signEnvelope } from '../../dsse/envelope.ts';
 import { HoistError, toHoistError } from '../../errors.ts';
@@ -183,7 +184,7 @@ async function readCurrentPin(s3: S3Client, opts: PinOptions, keys: S3Keys): Pro
     return { stored, sequence: stored?.manifest.sequence };
   } catch (error) {
     const e = toHoistError(error);
-    if (e.code === 'HOIST_S3') throw e;
+    if (AWS_FAILURE_CODES.has(e.code)) throw e;
     writeErr(`warning: ignoring the unreadable current pin: ${e.message}\n`);
     return { stored: undefined, sequence: await readSequence(s3, { bucket: opts.bucket, key }) };
   }
