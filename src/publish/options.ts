@@ -3,7 +3,7 @@
  * notifications) and the client scope that names the endpoint in every AWS error.
  */
 import { userInfo } from 'node:os';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { createAwsClients, type AwsClients } from '../aws/clients.ts';
 import { s3Keys, type S3Keys } from '../aws/keys.ts';
 import { isAwsFailure } from '../aws/errors.ts';
@@ -48,6 +48,11 @@ export function addBucketOptions(cmd: Command): Command {
       .requiredOption('--bucket <name>', 'the release bucket')
       .option('--prefix <prefix>', 'key prefix inside the bucket', ''),
   );
+}
+
+/** `--allow-loose-key`, beside `--key` of every command that loads a private key. */
+export function looseKeyOption(): Option {
+  return new Option('--allow-loose-key', 'use the private key even if its file is readable by group or others (refused otherwise: HOIST_KEY_PERMISSIONS)');
 }
 
 export function addNotifyOptions(cmd: Command): Command {

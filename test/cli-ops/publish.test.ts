@@ -101,3 +101,32 @@ test('a refused connection fails fast with HOIST_S3_UNREACHABLE naming the endpo
   assertCode(status, 1, 'HOIST_S3_UNREACHABLE');
   assert.ok(status.stderr.includes(dead));
 });
+
+test('a private key readable by group or others is refused by every signing command (HOIST_KEY_PERMISSIONS, exit 2) unless --allow-loose-key', async () => {
+  await using h = await createHarness();
+  const { chmod, copyFile } = await import('node:fs/promises');
+  const loose = path.join(h.dir, 'loose.key');
+  await copyFile(h.keyPaths.ci?.key ?? '', loose);
+  await chmod(loose, 0o644);
+  const file = await buildRelease(h, '1.0.0');
+  const args = publishArgs(h, '1.0.0', file);
+  args[args.length - 1] = loose;
+  const refused = await ops(h, args);
+  assertCode(refused, 2, 'HOIST_KEY_PERMISSIONS');
+  assert.match(refused.stderr, /mode 0644.*chmod 600/);
+  assert.deepEqual(await listAll(h, 'channels/'), [], 'nothing was published');
+  for (const other of [
+    ['pin', '--app', 'web', '--env', 'prod', '--version', '1.0.0', '--reason', 'r', '--key', loose],
+    ['unpin', '--app', 'web', '--env', 'prod', '--key', loose],
+    ['rollback', '--app', 'web', '--env', 'prod', '--key', loose],
+    ['approve', '--app', 'web', '--env', 'prod', '--key', loose],
+  ]) {
+    assertCode(await ops(h, other), 2, 'HOIST_KEY_PERMISSIONS');
+  }
+  const { run, HOIST_BIN } = await import('../helpers/harness.ts');
+  const payload = path.join(h.dir, 'payload.json');
+  await (await import('node:fs/promises')).writeFile(payload, '{}');
+  assertCode(await run([HOIST_BIN, 'sign', payload, '--key', loose]), 2, 'HOIST_KEY_PERMISSIONS');
+  const allowed = await ops(h, [...args, '--allow-loose-key']);
+  assert.equal(allowed.code, 0, allowed.stderr);
+});

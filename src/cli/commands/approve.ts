@@ -7,7 +7,7 @@ import { addSignature, serializeEnvelope } from '../../dsse/envelope.ts';
 import { HoistError } from '../../errors.ts';
 import { readStoredManifest, writeEnvelope } from '../../publish/envelope-io.ts';
 import { announce } from '../../publish/notify.ts';
-import { addBucketOptions, addNotifyOptions, keysOf, notifyTargets, withAws, type BucketOptions, type NotifyOptions } from '../../publish/options.ts';
+import { addBucketOptions, addNotifyOptions, keysOf, looseKeyOption, notifyTargets, withAws, type BucketOptions, type NotifyOptions } from '../../publish/options.ts';
 import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
 import { writeOut } from '../output.ts';
 
@@ -15,6 +15,7 @@ interface ApproveOptions extends BucketOptions, NotifyOptions {
   app: string;
   env: string;
   key: string;
+  allowLooseKey?: boolean;
   trust?: string;
   expectVersion?: string;
 }
@@ -26,6 +27,7 @@ export function register(program: Command): void {
     .requiredOption('--app <name>', 'application name')
     .requiredOption('--env <name>', 'environment name')
     .requiredOption('-k, --key <file>', 'your signing key (PKCS#8 Ed25519 PEM)')
+    .addOption(looseKeyOption())
     .option('--trust <file>', 'check your key and the signatures already there against this trust policy')
     .option('--expect-version <version>', 'refuse unless the channel carries this version (what you reviewed)');
   addNotifyOptions(addBucketOptions(cmd))
@@ -39,7 +41,7 @@ Examples:
 }
 
 async function approve(opts: ApproveOptions): Promise<void> {
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app });
+  const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'release', app: opts.app });
   const keys = keysOf(opts);
   const channelKey = keys.channel(opts.app, opts.env);
   await withAws(opts, async (clients) => {

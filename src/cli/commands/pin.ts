@@ -22,6 +22,7 @@ import {
   withAws,
   type BucketOptions,
   type NotifyOptions,
+  looseKeyOption,
 } from '../../publish/options.ts';
 import { parseHosts, planPin, planUnpin } from '../../publish/plan.ts';
 import { describeStatus, loadSigner, signatureStatus, type Signer } from '../../publish/signer.ts';
@@ -32,6 +33,7 @@ interface PinOptions extends BucketOptions, NotifyOptions {
   env: string;
   version?: string;
   key: string;
+  allowLooseKey?: boolean;
   trust?: string;
   hosts?: string;
   reason?: string;
@@ -44,6 +46,7 @@ function common(cmd: Command): Command {
     .requiredOption('--app <name>', 'application name')
     .requiredOption('--env <name>', 'environment name')
     .requiredOption('-k, --key <file>', 'signing key (PKCS#8 Ed25519 PEM) of the pin role')
+    .addOption(looseKeyOption())
     .option('--trust <file>', 'check the key (and what is re-signed) against this trust policy')
     .option('--hosts <ids>', 'comma-separated host ids (default: the whole env)')
     .option('--expires <duration>', 'validity of the pin manifest', '30d')
@@ -87,7 +90,7 @@ async function pin(opts: PinOptions): Promise<void> {
   const expiresInMs = parseExpires(opts.expires);
   const version = opts.version ?? '';
   if (opts.reason === undefined || opts.reason.trim() === '') throw new HoistError('HOIST_USAGE', '--reason must say why the pin is needed');
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'pin', app: opts.app });
+  const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'pin', app: opts.app });
   const keys = keysOf(opts);
   await withAws(opts, async (clients) => {
     const release = await findRelease(clients.s3, opts, keys, signer, version);
@@ -115,7 +118,7 @@ async function pin(opts: PinOptions): Promise<void> {
 async function unpin(opts: PinOptions): Promise<void> {
   const hosts = parseHosts(opts.hosts);
   const expiresInMs = parseExpires(opts.expires);
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'pin', app: opts.app });
+  const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'pin', app: opts.app });
   const keys = keysOf(opts);
   await withAws(opts, async (clients) => {
     const current = await readCurrentPin(clients.s3, opts, keys);

@@ -23,6 +23,7 @@ import {
   withAws,
   type BucketOptions,
   type NotifyOptions,
+  looseKeyOption,
 } from '../../publish/options.ts';
 import { writeOut } from '../output.ts';
 
@@ -32,6 +33,7 @@ interface PublishOptions extends BucketOptions, NotifyOptions {
   version: string;
   artifact: string;
   key: string;
+  allowLooseKey?: boolean;
   trust?: string;
   rollout?: string;
   expires?: string;
@@ -49,6 +51,7 @@ export function register(program: Command): void {
     .requiredOption('--version <version>', 'release version ([A-Za-z0-9._+-], up to 64 characters)')
     .requiredOption('--artifact <file>', 'the tarball (.tar.gz or .tar.zst, as `hoist pack` makes)')
     .requiredOption('-k, --key <file>', 'signing key (PKCS#8 Ed25519 PEM) of the release role')
+    .addOption(looseKeyOption())
     .option('--trust <file>', 'check the key against this trust policy and report missing approvals')
     .option('--rollout <percent>', 'share of the fleet that takes the release (0-100)', '100')
     .option('--expires <duration>', 'validity of the manifest', '30d')
@@ -69,7 +72,7 @@ Examples:
 async function publish(opts: PublishOptions): Promise<void> {
   const expiresInMs = parseExpires(opts.expires);
   const rolloutPercent = parsePercent(opts.rollout);
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app });
+  const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'release', app: opts.app });
   const artifact = await inspectArtifact(opts.artifact);
   const keys = keysOf(opts);
   const artifactKey = keys.artifact(opts.app, artifact.sha256, artifactExtension(artifact.format));

@@ -19,6 +19,7 @@ import {
   withAws,
   type BucketOptions,
   type NotifyOptions,
+  looseKeyOption,
 } from '../../publish/options.ts';
 import { planRelease, rollbackMatcher } from '../../publish/plan.ts';
 import { writeRelease } from '../../publish/release.ts';
@@ -30,6 +31,7 @@ interface RollbackOptions extends BucketOptions, NotifyOptions {
   app: string;
   env: string;
   key: string;
+  allowLooseKey?: boolean;
   trust?: string;
   to?: string;
   expires?: string;
@@ -43,6 +45,7 @@ export function register(program: Command): void {
     .requiredOption('--app <name>', 'application name')
     .requiredOption('--env <name>', 'environment name')
     .requiredOption('-k, --key <file>', 'signing key (PKCS#8 Ed25519 PEM) of the release role')
+    .addOption(looseKeyOption())
     .option('--to <version>', 'the version to go back to (default: the newest release with another artifact than the current one)')
     .option('--trust <file>', 'check the key, and only roll back to releases fully signed under this policy')
     .option('--expires <duration>', 'validity of the new manifest', '30d')
@@ -59,7 +62,7 @@ Examples:
 
 async function rollback(opts: RollbackOptions): Promise<void> {
   const expiresInMs = parseExpires(opts.expires);
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app });
+  const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'release', app: opts.app });
   const keys = keysOf(opts);
   const channelKey = keys.channel(opts.app, opts.env);
   await withAws(opts, async (clients) => {
