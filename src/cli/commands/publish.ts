@@ -26,6 +26,7 @@ import {
   looseKeyOption,
 } from '../../publish/options.ts';
 import { writeOut } from '../output.ts';
+import { withInterrupt } from '../interrupt.ts';
 
 interface PublishOptions extends BucketOptions, NotifyOptions {
   app: string;
@@ -69,11 +70,22 @@ Examples:
     });
 }
 
+/** What Ctrl-C before the manifest is written leaves: an aborted upload and an untouched channel. */
+export const INTERRUPTED_MESSAGE = 'interrupted: nothing was published (the artifact upload was aborted on S3; run the command again)';
+
 async function publish(opts: PublishOptions): Promise<void> {
+  await withInterrupt((signal) => publishUntil(opts, signal), INTERRUPTED_MESSAGE);
+}
+
+/**
+ * `signal` (Ctrl-C) stops the hashing and the upload. Once the upload is done the release is
+ * written whole, history copy and channel, whatever arrives: half a release is worse than either.
+ */
+async function publishUntil(opts: PublishOptions, signal: AbortSignal): Promise<void> {
   const expiresInMs = parseExpires(opts.expires);
   const rolloutPercent = parsePercent(opts.rollout);
   const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'release', app: opts.app });
-  const artifact = await inspectArtifact(opts.artifact);
+  const artifact = await inspectArtifact(opts.artifact, signal);
   const keys = keysOf(opts);
   const artifactKey = keys.artifact(opts.app, artifact.sha256, artifactExtension(artifact.format));
   const by = defaultBy(opts.by);
@@ -94,14 +106,21 @@ async function publish(opts: PublishOptions): Promise<void> {
 
   await withAws(opts, async (clients) => {
     const progress = createProgress(process.stderr, `uploading ${artifactKey}`);
-    const outcome = await uploadArtifact(clients.s3, {
-      bucket: opts.bucket,
-      key: artifactKey,
-      file: opts.artifact,
-      size: artifact.size,
-      onProgress: (loaded, total) => progress.update(loaded, total),
-    });
-    progress.done();
+    let outcome;
+    try {
+      outcome = await uploadArtifact(clients.s3, {
+        bucket: opts.bucket,
+        key: artifactKey,
+        file: opts.artifact,
+        size: artifact.size,
+        signal,
+        onProgress: (loaded, total) => progress.update(loaded, total),
+      });
+    } finally {
+      // End the progress line, also when interrupted, so the message starts on a line of its own.
+      progress.done();
+    }
+    if (signal.aborted) throw signal.reason;
     const written = await writeRelease(clients.s3, { bucket: opts.bucket, keys, app: opts.app, env: opts.env, signer, build: plan });
     const m = written.manifest;
     writeOut(
