@@ -17,17 +17,17 @@ _hoist() {
       return 0 ;;
   esac
   case "${COMP_WORDS[1]}" in
-    keygen) opts="-o --out -f --force --help"; ;;
-    pack) opts="-o --out --zstd --help"; files=1; ;;
+    keygen) opts="-o --out -f --force --json --help"; ;;
+    pack) opts="-o --out --zstd --json --help"; files=1; ;;
     sign) opts="-k --key --allow-loose-key --add-to -o --out --help"; files=1; ;;
     verify) opts="-t --trust --app --env --kind --help"; files=1; ;;
     agent) opts="-c --config --once --help"; ;;
     status) opts="--local -c --config --json --app --env --bucket --prefix --stale-after --forget-after --wait --poll-interval --concurrency --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --help"; ;;
-    publish) opts="--app --env --version --artifact -k --key --allow-loose-key --trust --rollout --expires --commit --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --help"; ;;
-    approve) opts="--app --env -k --key --allow-loose-key --trust --expect-version --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --help"; ;;
-    pin) opts="--version --reason --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --help"; ;;
-    unpin) opts="--reason --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --help"; ;;
-    rollback) opts="--app --env -k --key --allow-loose-key --to --trust --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --help"; ;;
+    publish) opts="--app --env --version --artifact -k --key --allow-loose-key --trust --rollout --expires --commit --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    approve) opts="--app --env -k --key --allow-loose-key --trust --expect-version --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    pin) opts="--version --reason --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    unpin) opts="--reason --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    rollback) opts="--app --env -k --key --allow-loose-key --to --trust --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
   esac
   if [[ "${cur}" == -* || ${files} -eq 0 ]]; then
     COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -10,6 +10,7 @@ import { isAwsFailure } from '../aws/errors.ts';
 import { HoistError } from '../errors.ts';
 import { parseDuration } from '../util/units.ts';
 import type { NotifyTargets } from './notify.ts';
+import { addJsonOption } from '../cli/json-option.ts';
 
 export interface AwsOptions {
   region?: string;
@@ -28,6 +29,7 @@ export interface NotifyOptions {
   notifySqs: string[];
   notifySns: string[];
 }
+
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -59,6 +61,11 @@ export function addNotifyOptions(cmd: Command): Command {
   return cmd
     .option('--notify-sqs <url>', 'send the envelope to this SQS queue (repeatable)', collect, [])
     .option('--notify-sns <arn>', 'publish the envelope to this SNS topic (repeatable)', collect, []);
+}
+
+/** The options of every command that writes a manifest: the bucket, AWS, notifications, --json. */
+export function addWriteOptions(cmd: Command): Command {
+  return addJsonOption(addNotifyOptions(addBucketOptions(cmd)));
 }
 
 export function notifyTargets(opts: NotifyOptions): NotifyTargets {

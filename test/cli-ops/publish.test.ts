@@ -130,3 +130,26 @@ test('a private key readable by group or others is refused by every signing comm
   const allowed = await ops(h, [...args, '--allow-loose-key']);
   assert.equal(allowed.code, 0, allowed.stderr);
 });
+
+test('--json: publish, pin, unpin and rollback print one JSON object with what they wrote', async () => {
+  await using h = await createHarness();
+  const file = await buildRelease(h, '1.0.0');
+  const published = await ops(h, [...publishArgs(h, '1.0.0', file), '--json']);
+  assert.equal(published.code, 0, published.stderr);
+  const p = JSON.parse(published.stdout) as { artifact: { outcome: string; sha256: string }; release: { version: string; sequence: number }; wrote: string[]; notified: unknown[] };
+  assert.equal(p.artifact.outcome, 'uploaded');
+  assert.equal(p.release.version, '1.0.0');
+  assert.deepEqual(p.wrote.sort(), ['channels/web/prod.json', `history/web/prod/${p.release.sequence}.json`].sort());
+  assert.deepEqual(p.notified, []);
+  const second = await ops(h, [...publishArgs(h, '1.0.1', await buildRelease(h, '1.0.1')), '--json']);
+  assert.equal(second.code, 0, second.stderr);
+  const pinned = await ops(h, ['pin', '--app', 'web', '--env', 'prod', '--version', '1.0.0', '--reason', 'hold', '--key', h.keyPaths.alice?.key ?? '', '--json']);
+  assert.equal(pinned.code, 0, pinned.stderr);
+  assert.deepEqual((JSON.parse(pinned.stdout) as { pinned: { version: string; reason: string } }).pinned.reason, 'hold');
+  const unpinned = await ops(h, ['unpin', '--app', 'web', '--env', 'prod', '--key', h.keyPaths.alice?.key ?? '', '--json']);
+  assert.equal(unpinned.code, 0, unpinned.stderr);
+  assert.ok('unpinned' in (JSON.parse(unpinned.stdout) as object));
+  const rolled = await ops(h, ['rollback', '--app', 'web', '--env', 'prod', '--key', h.keyPaths.ci?.key ?? '', '--json']);
+  assert.equal(rolled.code, 0, rolled.stderr);
+  assert.deepEqual((JSON.parse(rolled.stdout) as { rolledBack: { from: string; to: string } }).rolledBack.to, '1.0.0');
+});

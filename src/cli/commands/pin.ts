@@ -11,22 +11,21 @@ import { HoistError, toHoistError } from '../../errors.ts';
 import type { Manifest, PinManifest } from '../../manifest/schema.ts';
 import { readSequence, readStoredManifest, writeEnvelope, type StoredManifest } from '../../publish/envelope-io.ts';
 import { findInHistory, listHistory } from '../../publish/history.ts';
-import { announce } from '../../publish/notify.ts';
+import type { announce } from '../../publish/notify.ts';
 import {
-  addBucketOptions,
-  addNotifyOptions,
   defaultBy,
   keysOf,
-  notifyTargets,
   parseExpires,
   withAws,
   type BucketOptions,
   type NotifyOptions,
   looseKeyOption,
+  addWriteOptions,
 } from '../../publish/options.ts';
 import { parseHosts, planPin, planUnpin } from '../../publish/plan.ts';
 import { describeStatus, loadSigner, signatureStatus, type Signer } from '../../publish/signer.ts';
-import { writeErr, writeOut } from '../output.ts';
+import { writeErr, } from '../output.ts';
+import { reportWritten } from '../written.ts';
 
 interface PinOptions extends BucketOptions, NotifyOptions {
   app: string;
@@ -51,7 +50,7 @@ function common(cmd: Command): Command {
     .option('--hosts <ids>', 'comma-separated host ids (default: the whole env)')
     .option('--expires <duration>', 'validity of the pin manifest', '30d')
     .option('--by <name>', 'who pins, recorded in the notes (default: the login name)');
-  return addNotifyOptions(addBucketOptions(cmd));
+  return addWriteOptions(cmd);
 }
 
 export function register(program: Command): void {
@@ -156,16 +155,27 @@ async function writePin(
   const envelope = signEnvelope(Buffer.from(JSON.stringify(manifest)), signer.key);
   const key = keys.pin(opts.app, opts.env);
   await writeEnvelope(clients.s3, { bucket: opts.bucket, key, envelope });
-  writeOut(
-    [
-      `${manifest.artifact === null ? 'unpinned' : 'pinned  '}  ${manifest.app}/${manifest.env}${manifest.artifact === null ? '' : ` ${describePin(manifest)}`}`,
-      `sequence  ${manifest.sequence}`,
-      `wrote     ${key}`,
-      ...(signer.policy === undefined ? [] : [`signed    ${describeStatus(signatureStatus(envelope, manifest, signer.policy, 'pin'))}`]),
-      '',
-    ].join('\n'),
-  );
-  await announce(clients, notifyTargets(opts), serializeEnvelope(envelope), writeOut);
+  const signed = signer.policy === undefined ? undefined : signatureStatus(envelope, manifest, signer.policy, 'pin');
+  const text = [
+    `${manifest.artifact === null ? 'unpinned' : 'pinned  '}  ${manifest.app}/${manifest.env}${manifest.artifact === null ? '' : ` ${describePin(manifest)}`}`,
+    `sequence  ${manifest.sequence}`,
+    `wrote     ${key}`,
+    ...(signed === undefined ? [] : [`signed    ${describeStatus(signed)}`]),
+    '',
+  ].join('\n');
+  const value = {
+    [manifest.artifact === null ? 'unpinned' : 'pinned']: {
+      app: manifest.app,
+      env: manifest.env,
+      ...(manifest.artifact === null ? {} : { version: manifest.version, sha256: manifest.artifact.sha256 }),
+      hosts: manifest.hosts ?? null,
+      reason: manifest.reason ?? null,
+    },
+    sequence: manifest.sequence,
+    wrote: [key],
+    ...(signed === undefined ? {} : { signed }),
+  };
+  await reportWritten(clients, opts, serializeEnvelope(envelope), text, value);
 }
 
 function describePin(m: Manifest): string {

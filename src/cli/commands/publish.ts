@@ -9,23 +9,20 @@ import { formatBytes } from '../../util/units.ts';
 import { planRelease } from '../../publish/plan.ts';
 import { inspectArtifact, uploadArtifact } from '../../publish/upload.ts';
 import { writeRelease } from '../../publish/release.ts';
-import { announce } from '../../publish/notify.ts';
 import { createProgress } from '../../publish/progress.ts';
 import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
 import {
-  addBucketOptions,
-  addNotifyOptions,
   defaultBy,
   keysOf,
-  notifyTargets,
   parseExpires,
   parsePercent,
   withAws,
   type BucketOptions,
   type NotifyOptions,
   looseKeyOption,
+  addWriteOptions,
 } from '../../publish/options.ts';
-import { writeOut } from '../output.ts';
+import { reportWritten } from '../written.ts';
 import { withInterrupt } from '../interrupt.ts';
 
 interface PublishOptions extends BucketOptions, NotifyOptions {
@@ -58,7 +55,7 @@ export function register(program: Command): void {
     .option('--expires <duration>', 'validity of the manifest', '30d')
     .option('--commit <sha>', 'source commit, recorded in the manifest notes')
     .option('--by <name>', 'who publishes, recorded in the notes (default: the login name)');
-  addNotifyOptions(addBucketOptions(cmd))
+  addWriteOptions(cmd)
     .addHelpText('after', `
 Examples:
   hoist publish --app web --env prod --version 1.4.2 --artifact web-1.4.2.tar.gz \\
@@ -123,18 +120,23 @@ async function publishUntil(opts: PublishOptions, signal: AbortSignal): Promise<
     if (signal.aborted) throw signal.reason;
     const written = await writeRelease(clients.s3, { bucket: opts.bucket, keys, app: opts.app, env: opts.env, signer, build: plan });
     const m = written.manifest;
-    writeOut(
-      [
-        `artifact  ${outcome === 'uploaded' ? 'uploaded' : 'skipped (already in the bucket)'} s3://${opts.bucket}/${artifactKey}`,
-        `sha256    ${artifact.sha256}`,
-        `size      ${artifact.size} (${formatBytes(artifact.size)})`,
-        `release   ${m.app}/${m.env} ${m.version} rollout ${m.rollout.percent}% expires ${m.expiresAt ?? '-'}`,
-        `sequence  ${m.sequence}`,
-        `wrote     ${written.keys.join(', ')}`,
-        ...(signer.policy === undefined ? [] : [`signed    ${describeStatus(signatureStatus(written.envelope, m, signer.policy, 'release'))}`]),
-        '',
-      ].join('\n'),
-    );
-    await announce(clients, notifyTargets(opts), serializeEnvelope(written.envelope), writeOut);
+    const signed = signer.policy === undefined ? undefined : signatureStatus(written.envelope, m, signer.policy, 'release');
+    const text = [
+      `artifact  ${outcome === 'uploaded' ? 'uploaded' : 'skipped (already in the bucket)'} s3://${opts.bucket}/${artifactKey}`,
+      `sha256    ${artifact.sha256}`,
+      `size      ${artifact.size} (${formatBytes(artifact.size)})`,
+      `release   ${m.app}/${m.env} ${m.version} rollout ${m.rollout.percent}% expires ${m.expiresAt ?? '-'}`,
+      `sequence  ${m.sequence}`,
+      `wrote     ${written.keys.join(', ')}`,
+      ...(signed === undefined ? [] : [`signed    ${describeStatus(signed)}`]),
+      '',
+    ].join('\n');
+    const value = {
+      artifact: { key: artifactKey, outcome, sha256: artifact.sha256, size: artifact.size, format: artifact.format },
+      release: { app: m.app, env: m.env, version: m.version, sequence: m.sequence, rollout: m.rollout, expiresAt: m.expiresAt ?? null },
+      wrote: written.keys,
+      ...(signed === undefined ? {} : { signed }),
+    };
+    await reportWritten(clients, opts, serializeEnvelope(written.envelope), text, value);
   });
 }
