@@ -139,3 +139,28 @@ test('the agent deploys through the proxy; its health probes and the IMDS host-i
     await new Promise<void>((resolve) => imds.close(() => resolve()));
   }
 });
+
+test('behind a proxy, as a new user would: publish with an SQS notification, the daemon deploys from its queue, status --wait sees it converge', async () => {
+  await using h = await createHarness();
+  await using proxy = await startForwardProxy({ hosts: { 's3.hoist.test': '127.0.0.1' } });
+  const endpoint = proxiedEndpoint(h.aws.endpoint);
+  const queueUrl = await h.aws.createQueue('hoist-host-1');
+  await h.writeConfig({ endpoint, source: { s3: { bucket: BUCKET, poll: 'off' }, sqs: { queueUrl, waitSeconds: 1 } } });
+  const agent = h.start({ env: { HTTP_PROXY: proxy.url } });
+  await agent.waitFor((line) => line.msg === 'ready', 30_000);
+  const file = await buildRelease(h, '1.0.0');
+  const aws = ['--bucket', BUCKET, '--endpoint', endpoint, '--region', 'us-east-1'];
+  const env = { ...CREDS, HTTP_PROXY: proxy.url };
+  const published = await run([HOIST_BIN, ...publishArgs(h, '1.0.0', file), ...aws, '--notify-sqs', queueUrl], { env });
+  assert.equal(published.code, 0, published.stderr);
+  assert.match(published.stdout, /notified +sqs /);
+  const waited = await run([HOIST_BIN, 'status', '--app', 'web', '--env', 'prod', ...aws, '--wait', '60s', '--poll-interval', '500ms'], { env });
+  assert.equal(waited.code, 0, waited.stderr + waited.stdout);
+  assert.match(waited.stdout, /^host-1 +1\.0\.0 +\S+ +healthy /m);
+  assert.equal(await h.current(), '1.0.0');
+  // Every request went to the one endpoint name only the proxy knows; SQS's are POSTs.
+  assert.ok(proxy.requests.every((r) => r.host === new URL(endpoint).host));
+  assert.ok(proxy.requests.filter((r) => r.method === 'POST').length >= 2, 'ReceiveMessage and SendMessage went through the proxy');
+  agent.kill('SIGTERM');
+  assert.equal((await agent.exited).code, 0);
+});
