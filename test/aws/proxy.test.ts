@@ -115,3 +115,34 @@ test('the control-call bound: every call but the ones that carry an artifact; lo
   assert.equal(boundFor(new SendMessageCommand({ QueueUrl: 'q', MessageBody: 'x' }), 12_000), 12_000);
   assert.equal(operationName(new SendMessageCommand({ QueueUrl: 'q', MessageBody: 'x' })), 'SendMessage');
 });
+
+test('with NODE_USE_ENV_PROXY=1, building the clients makes the global agents direct again (instance metadata never goes through the proxy)', async () => {
+  const proxied: string[] = [];
+  const proxy = http.createServer((req, res) => {
+    proxied.push(req.url ?? '');
+    res.end('proxy');
+  });
+  const metadata = http.createServer((_req, res) => res.end('direct'));
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => metadata.listen(0, '127.0.0.1', resolve));
+  try {
+    const { execFile } = await import('node:child_process');
+    const clients = new URL('../../src/aws/clients.ts', import.meta.url).href;
+    // A plain request on the global agent, as the SDK's metadata credential provider makes, before and after.
+    const script = `
+      import http from 'node:http';
+      const get = () => new Promise((resolve) => http.get('http://127.0.0.1:${(metadata.address() as AddressInfo).port}/latest', (res) => { let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve(b)); }));
+      const before = await get();
+      const { createAwsClients } = await import(${JSON.stringify(clients)});
+      createAwsClients({ region: 'us-east-1' }).destroy();
+      console.log(before, await get());`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } }, (error, stdout, stderr) => (error === null ? resolve(stdout.trim()) : reject(new Error(stderr))));
+    });
+    assert.equal(out, 'proxy direct', 'Node proxied the global agent until the clients were built');
+    assert.equal(proxied.length, 1);
+  } finally {
+    proxy.close();
+    metadata.close();
+  }
+});
