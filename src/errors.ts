@@ -11,8 +11,8 @@ export interface ErrorInfo {
   readonly meaning: string;
   /** What to do about it. */
   readonly action: string;
-  /** Exit status of the CLI when this error ends a command: 2 for usage/config, else 1. */
-  readonly exit: 1 | 2;
+  /** Exit status of the CLI when this error ends a command: 2 for usage/config, 130 for Ctrl-C, else 1. */
+  readonly exit: 1 | 2 | 130;
 }
 
 export const ERROR_CATALOGUE = {
@@ -35,6 +35,11 @@ export const ERROR_CATALOGUE = {
   HOIST_KEY_INVALID: {
     meaning: 'A key file or inline key is missing, unreadable, or not an Ed25519 PEM key of the expected kind.',
     action: 'Use keys made by `hoist keygen` or `openssl genpkey -algorithm ed25519` (PKCS#8 private, SPKI public).',
+    exit: 2,
+  },
+  HOIST_KEY_PERMISSIONS: {
+    meaning: 'A private key file is readable or writable by its group or by others, so someone else on this machine may hold a copy.',
+    action: 'Run `chmod 600 KEYFILE` (and consider the key leaked if others could read it: rotate it). Pass --allow-loose-key only where the file system cannot keep modes (some CI mounts).',
     exit: 2,
   },
   // --- envelope and manifest verification (exit 1) ---
@@ -75,7 +80,7 @@ export const ERROR_CATALOGUE = {
   },
   HOIST_MANIFEST_INVALID: {
     meaning: 'The signed payload does not match the manifest schema; every problem is listed with its path.',
-    action: 'Fix the payload (see DESIGN §3) and sign it again.',
+    action: 'Fix each listed field of the payload (the manifest format is in docs/operations.md) and sign it again.',
     exit: 1,
   },
   HOIST_MANIFEST_MISMATCH: {
@@ -147,6 +152,21 @@ export const ERROR_CATALOGUE = {
   HOIST_SNS: {
     meaning: 'An SNS publish failed.',
     action: 'Check the topic ARN, region, credentials and IAM policy.',
+    exit: 1,
+  },
+  HOIST_S3_UNREACHABLE: {
+    meaning: 'The S3 endpoint (or the proxy in front of it) could not be reached or did not answer in time; the message names both.',
+    action: 'Check the endpoint (--endpoint-s3, endpoints.s3), HTTPS_PROXY/HTTP_PROXY/NO_PROXY, security groups and VPC endpoints; see docs/networking.md.',
+    exit: 1,
+  },
+  HOIST_SQS_UNREACHABLE: {
+    meaning: 'The SQS endpoint (or the proxy in front of it) could not be reached or did not answer in time; the message names both.',
+    action: 'Check the endpoint (--endpoint-sqs, endpoints.sqs), HTTPS_PROXY/HTTP_PROXY/NO_PROXY, security groups and VPC endpoints; see docs/networking.md.',
+    exit: 1,
+  },
+  HOIST_SNS_UNREACHABLE: {
+    meaning: 'The SNS endpoint (or the proxy in front of it) could not be reached or did not answer in time; the message names both.',
+    action: 'Check the endpoint (--endpoint-sns, endpoints.sns), HTTPS_PROXY/HTTP_PROXY/NO_PROXY, security groups and VPC endpoints; see docs/networking.md.',
     exit: 1,
   },
   // --- pack and unpack ---
@@ -248,6 +268,16 @@ export const ERROR_CATALOGUE = {
     action: 'Use a key listed under trust.roles.<role>.keys.',
     exit: 1,
   },
+  HOIST_NOT_CONVERGED: {
+    meaning: '`hoist status` found hosts that do not run their desired release healthy, or whose reports are stale (with --wait: still so when the time ran out).',
+    action: 'Read the listed hosts\' rows: STATE, DESIRED and LAST ERROR say why; a stale host\'s agent is stopped or the host is gone (hide terminated hosts with --forget-after).',
+    exit: 1,
+  },
+  HOIST_INTERRUPTED: {
+    meaning: 'The command was interrupted (Ctrl-C, SIGTERM) and stopped at a safe point.',
+    action: 'Nothing was published: an artifact upload under way was aborted on S3. Run the command again.',
+    exit: 130,
+  },
   HOIST_INTERNAL: {
     meaning: 'An unexpected error: a bug in hoist.',
     action: 'Report it with the log line; the release that was serving keeps serving.',
@@ -276,7 +306,7 @@ export class HoistError extends Error {
   }
 
   /** Exit status of a CLI command that ends with this error. */
-  get exitCode(): 1 | 2 {
+  get exitCode(): 1 | 2 | 130 {
     return ERROR_CATALOGUE[this.code].exit;
   }
 }

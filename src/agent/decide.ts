@@ -37,7 +37,7 @@ export type Decision =
   | { readonly action: 'wait'; readonly reason: string; readonly target: Target };
 
 /**
- * Stable rollout cohort (DESIGN §3): the host takes the release when
+ * Stable rollout cohort: the host takes the release when
  * `uint32(sha256(hostId:app:env)[0..4]) % 10000 < percent × 100`. The same hosts are always the
  * canaries, and raising the percentage only ever adds hosts.
  */

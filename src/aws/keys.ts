@@ -1,5 +1,5 @@
 /**
- * The bucket layout (DESIGN §2) in one place, so no other module builds a key by hand.
+ * The bucket layout in one place, so no other module builds a key by hand.
  *
  *   <prefix>artifacts/<app>/<sha256>.<ext>
  *   <prefix>channels/<app>/<env>.json

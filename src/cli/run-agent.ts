@@ -1,4 +1,4 @@
-/** The agent process: config, lock, state, sources and signals around `Agent` (DESIGN §5, §5.3). */
+/** The agent process: config, lock, state, sources and signals around `Agent`. */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
@@ -43,7 +43,7 @@ export async function runAgent(file: string, once: boolean): Promise<void> {
   if (loaded.recoveredFromCorrupt !== undefined) {
     log.error({ code: 'HOIST_STATE_CORRUPT', movedTo: loaded.recoveredFromCorrupt, reason: loaded.corruptReason }, 'state.json was unreadable; moved aside, starting from an empty state');
   }
-  const clients = createAwsClients({ ...(config.region === undefined ? {} : { region: config.region }), endpoint: config.endpoint ?? null });
+  const clients = createAwsClients({ ...(config.region === undefined ? {} : { region: config.region }), endpoint: config.endpoint ?? null, endpoints: config.endpoints ?? {} });
   const notifier = createNotifier({ onError: (err) => log.debug({ err: String(err) }, 'systemd notification failed') });
   const onStep = stepHooks(faultInjection(process.env.HOIST_FAULT_KILL_AT, log), process.env.HOIST_TEST_PAUSE_AT === undefined ? undefined : (_key, step) => testPause(step));
   const agent = new Agent({

@@ -8,6 +8,9 @@ export const EXAMPLE_CONFIG_YAML = `# hoist agent configuration. Reference: docs
 hostId: auto                 # auto: EC2 instance id (IMDSv2), else the hostname; or a literal
 region: us-east-1
 endpoint: null               # optional S3/SQS endpoint override (tests, S3-compatible stores)
+endpoints:                   # optional, one per service: VPC interface endpoints (docs/networking.md)
+  s3: null
+  sqs: null
 stateDir: /var/lib/hoist
 
 source:

@@ -1,5 +1,5 @@
 /**
- * The agent configuration (`/etc/hoist/agent.yaml`, DESIGN §5) as a zod schema.
+ * The agent configuration (`/etc/hoist/agent.yaml`) as a zod schema.
  *
  * Objects are strict so a misspelt key is an error rather than a silently ignored setting.
  * Defaults are written as they would be in YAML (`prefault('10s')`) so the generated reference
@@ -154,6 +154,12 @@ const reportSchema = z.strictObject({
     .describe('Also rewrite the report this often when nothing changes, so `hoist status` can flag silent hosts as stale (one PUT per app per interval).'),
 });
 
+const endpointsSchema = z.strictObject({
+  s3: zHttpUrl.nullable().optional().describe('S3 endpoint, e.g. "https://bucket.vpce-0123abcd-ef01.s3.us-east-1.vpce.amazonaws.com"; null for AWS\'s own.'),
+  sqs: zHttpUrl.nullable().optional().describe('SQS endpoint, e.g. "https://vpce-0123abcd-ef01.sqs.us-east-1.vpce.amazonaws.com"; null for AWS\'s own.'),
+  sns: zHttpUrl.nullable().optional().describe('SNS endpoint (the agent itself does not call SNS); null for AWS\'s own.'),
+});
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const logSchema = z.strictObject({
@@ -171,7 +177,10 @@ export const agentConfigSchema = z
     endpoint: zHttpUrl
       .nullable()
       .optional()
-      .describe('S3/SQS endpoint override for S3-compatible stores and local emulators; null for AWS.'),
+      .describe('S3/SQS/SNS endpoint override for S3-compatible stores and local emulators; null for AWS.'),
+    endpoints: endpointsSchema
+      .optional()
+      .describe('One endpoint per service, over `endpoint`: VPC interface endpoints (see docs/networking.md).'),
     stateDir: zAbsolutePath.default('/var/lib/hoist').describe('Agent state, lock and download cache.'),
     source: sourceSchema.describe('Where the agent learns of new manifests: s3, sqs, or both.'),
     apps: z.array(appSchema).min(1, 'configure at least one app').describe('The apps this host runs.'),

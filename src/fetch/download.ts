@@ -1,7 +1,7 @@
 /**
  * Downloads an artifact from S3 into `<dir>/<sha256>.part`, hashing as it streams, and renames it
  * to the content-addressed cache file only once its size and SHA-256 match the signed manifest
- * (DESIGN §5.1 step 3). Transient failures are retried with backoff and jitter, resuming the
+ *. Transient failures are retried with backoff and jitter, resuming the
  * `.part` with an HTTP Range request; a stalled or trickling connection is abandoned by a
  * low-speed watchdog. Aborting leaves the `.part` for a later resume. Free space for the rest of
  * the artifact is checked before the first byte is requested, and a disk that fills up anyway

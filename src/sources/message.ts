@@ -1,5 +1,5 @@
 /**
- * What an SQS message body tells the agent (DESIGN §5.1 step 1). Pure and total: it never throws,
+ * What an SQS message body tells the agent. Pure and total: it never throws,
  * because a queue anyone can send to must not be able to crash the agent.
  *
  * A message is only a hint. An envelope found here is verified exactly as if read from S3, and an

@@ -1,5 +1,5 @@
 /**
- * The `trust:` block (DESIGN §4), as written in the agent config or a `--trust` file.
+ * The `trust:` block, as written in the agent config or a `--trust` file.
  * This is the raw, validated shape; `policy.ts` resolves key files into key ids.
  */
 import { z } from 'zod';

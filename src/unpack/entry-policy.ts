@@ -1,5 +1,5 @@
 /**
- * Which archive entries may be unpacked (DESIGN §5.1 step 4). Pure: no I/O, one call per entry in
+ * Which archive entries may be unpacked. Pure: no I/O, one call per entry in
  * archive order, so every rule is table-tested without writing a file.
  *
  * Allowed: regular files and directories; symlinks only when enabled, relative, resolving inside

@@ -1,5 +1,5 @@
 /**
- * Hardened extraction of a release archive into an empty staging directory (DESIGN §5.1 step 4).
+ * Hardened extraction of a release archive into an empty staging directory.
  *
  * Layers, each of which fails the unpack (never skips an entry silently):
  * - our own decompression, capped by the ratio budget (decompress.ts);
