@@ -1,4 +1,4 @@
-// DESIGN §3: keys made by openssl work in hoist, and signatures interoperate both ways.
+// Keys made by openssl work in hoist, and signatures interoperate both ways.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

@@ -40,7 +40,7 @@ const rolledBack: AppState = {
   },
 };
 
-test('buildStatusReport has exactly the DESIGN §5.4 fields (plus previous)', () => {
+test('buildStatusReport has exactly the documented fields (plus previous)', () => {
   const report = buildStatusReport({ hostId: 'i-0abc', app: 'web', env: 'prod', appState: rolledBack, agentVersion: '0.1.0', now: NOW });
   assert.deepEqual(report, {
     hostId: 'i-0abc',
