@@ -108,6 +108,21 @@ export const ERROR_CATALOGUE = {
     action: 'Nothing: an old manifest was replayed and ignored. Publish a new one to change the target.',
     exit: 1,
   },
+  HOIST_FAILED_LIST: {
+    meaning: 'The verified target is on this host\'s failed list (it failed its health check here before), so it is not deployed again.',
+    action: 'Publish a fix, or a manifest with retryFailed (`hoist rollback` sets it; `publish` and `pin` take --retry-failed) for one more try.',
+    exit: 1,
+  },
+  HOIST_ROLLOUT_HALTED: {
+    meaning: 'The rollout of this manifest reached its failure limit (rollout.halt.maxFailures) across the fleet; this host does not activate it.',
+    action: 'Publish a fix (a new manifest) or roll back with `hoist rollback`; hosts already healthy on it stay.',
+    exit: 1,
+  },
+  HOIST_CLOCK_SKEW: {
+    meaning: 'The host clock differs from S3\'s by more than half of trust.clockSkew: manifest expiry and issue times are judged by the host clock.',
+    action: 'Fix the host\'s time sync (NTP, chrony, Amazon Time Sync).',
+    exit: 1,
+  },
   HOIST_SEQUENCE_CONFLICT: {
     meaning: 'A manifest with an already accepted sequence but different bytes was seen: a possible attack.',
     action: 'Investigate who wrote it; sequences must never be reused. Publish with a new sequence.',

@@ -17,7 +17,7 @@ const releaseSummarySchema = z.object({
 });
 
 /** The states this version of hoist knows; a report may carry others (newer agents). */
-export const KNOWN_STATES = [...appStates, 'waiting', 'halted'] as const;
+export const KNOWN_STATES = appStates;
 
 /** What the verified channel or pin says this host should run (a host outside the due cohort desires what it runs). */
 const desiredSchema = z.object({
@@ -97,11 +97,17 @@ export interface StatusReportInput {
   readonly appState: AppState;
   readonly agentVersion: string;
   readonly now: Date;
+  /** The trust document in force, when the host follows one. */
+  readonly trust?: { readonly version: number; readonly expiresAt?: string | undefined } | undefined;
+  /** Seconds the host clock is ahead of S3's (negative: behind), when over half of trust.clockSkew. */
+  readonly clockSkew?: { readonly seconds: number; readonly at: string } | undefined;
 }
 
 export function buildStatusReport(input: StatusReportInput): StatusReport {
   const { appState } = input;
   const attempt = appState.lastAttempt;
+  // a host outside the due cohort (or with nothing published) desires what it runs
+  const desired = appState.desired ?? (appState.current === undefined ? undefined : { version: appState.current.version, sha256: appState.current.sha256, sequence: appState.current.sequence, kind: appState.current.kind });
   return {
     hostId: input.hostId,
     app: input.app,
@@ -109,6 +115,11 @@ export function buildStatusReport(input: StatusReportInput): StatusReport {
     state: appState.state,
     current: summary(appState.current),
     previous: summary(appState.previous),
+    desired: desired === undefined ? null : { version: desired.version, sha256: desired.sha256, sequence: desired.sequence, kind: desired.kind, ...('reason' in desired && desired.reason !== undefined ? { reason: desired.reason } : {}) },
+    rejected: appState.rejected === undefined ? null : { ...(appState.rejected.sequence === undefined ? {} : { sequence: appState.rejected.sequence }), code: appState.rejected.code, message: appState.rejected.message, at: appState.rejected.at },
+    skipped: appState.skipped === undefined ? null : { reason: appState.skipped.reason, ...(appState.skipped.eligibleAt === undefined ? {} : { eligibleAt: appState.skipped.eligibleAt }) },
+    trust: input.trust === undefined ? null : { version: input.trust.version, ...(input.trust.expiresAt === undefined ? {} : { expiresAt: input.trust.expiresAt }) },
+    ...(input.clockSkew === undefined ? {} : { clockSkew: input.clockSkew }),
     lastAttempt:
       attempt === undefined
         ? null
