@@ -165,8 +165,13 @@ export const ERROR_CATALOGUE = {
     action: 'Raise limits.* in the config if the release is genuinely that large; otherwise treat it as hostile.',
     exit: 1,
   },
+  HOIST_ARCHIVE_TRUNCATED: {
+    meaning: 'The archive ends before its end: a cut download or a broken build (the compressed stream stops inside a zstd frame or gzip member, or before the first one).',
+    action: 'Publish it again; nothing was deployed and the current release keeps serving.',
+    exit: 1,
+  },
   HOIST_UNPACK_FAILED: {
-    meaning: 'The archive is corrupt or truncated, or tar reported a warning.',
+    meaning: 'The archive is corrupt, carries trailing data after its compressed stream (zero padding excepted), or tar reported a warning (a tar cut short inside complete compressed data included).',
     action: 'Publish the artifact again; the current release keeps serving.',
     exit: 1,
   },
