@@ -15,6 +15,7 @@ import type { TransformCallback } from 'node:stream';
 import { HoistError } from '../errors.ts';
 import type { ArchiveFormat } from '../pack/pack.ts';
 import { GzipDecoder } from './gzip-decoder.ts';
+import { findZstdBinary } from './zstd-binary.ts';
 import { ZstdDecoder } from './zstd-decoder.ts';
 
 /**
@@ -24,9 +25,21 @@ import { ZstdDecoder } from './zstd-decoder.ts';
  */
 const DECOMPRESS_CHUNK = 512 * 1024;
 
+/**
+ * Which zstd decoder runs: node:zlib's (`node`), the host's `zstd` executable (`binary`), or the
+ * executable when PATH has one and node:zlib's otherwise (`auto`, the default: the executable
+ * unpacks large releases faster, see zstd-binary.ts). Both sit behind the same frame scanner, so
+ * they accept and refuse the same streams.
+ */
+export type ZstdEngine = 'node' | 'binary' | 'auto';
+
+export const ZSTD_ENGINES: readonly ZstdEngine[] = ['node', 'binary', 'auto'];
+
 export interface DecompressorOptions {
-  /** Destroys the stream with the signal's reason. */
+  /** Destroys the stream (and kills a `zstd` process) with the signal's reason. */
   readonly signal?: AbortSignal;
+  /** Default: the HOIST_ZSTD environment variable, else `auto`. */
+  readonly zstd?: ZstdEngine;
 }
 
 /**
@@ -36,11 +49,33 @@ export interface DecompressorOptions {
  * - HOIST_UNPACK_FAILED on trailing data after the last complete frame or member (zero padding
  *   excepted), on input that is not of the format at all, and on corrupt compressed data;
  * - the signal's reason when `signal` aborts.
+ * Throws HOIST_CONFIG_INVALID, before any stream exists, for a HOIST_ZSTD it does not know, or for
+ * `binary` when PATH has no `zstd`.
  */
 export function createDecompressor(format: ArchiveFormat, options: DecompressorOptions = {}): Duplex {
   const { signal } = options;
   if (format === 'tar+gzip') return new GzipDecoder({ chunkSize: DECOMPRESS_CHUNK, signal });
-  return new ZstdDecoder({ chunkSize: DECOMPRESS_CHUNK, signal });
+  return new ZstdDecoder({ executable: zstdExecutable(options.zstd ?? zstdEngineFromEnv(process.env['HOIST_ZSTD'])), chunkSize: DECOMPRESS_CHUNK, signal });
+}
+
+/** HOIST_ZSTD's value as an engine; unset or empty is `auto`. */
+export function zstdEngineFromEnv(value: string | undefined): ZstdEngine {
+  if (value === undefined || value === '') return 'auto';
+  const engine = ZSTD_ENGINES.find((e) => e === value);
+  if (engine === undefined) {
+    throw new HoistError('HOIST_CONFIG_INVALID', `HOIST_ZSTD must be one of ${ZSTD_ENGINES.join(', ')}, not ${JSON.stringify(value)}`);
+  }
+  return engine;
+}
+
+/** The executable the engine runs, or undefined for node:zlib's decoder. */
+function zstdExecutable(engine: ZstdEngine): string | undefined {
+  if (engine === 'node') return undefined;
+  const executable = findZstdBinary();
+  if (executable === undefined && engine === 'binary') {
+    throw new HoistError('HOIST_CONFIG_INVALID', 'HOIST_ZSTD=binary, but no zstd executable is on PATH; install zstd or set HOIST_ZSTD=node');
+  }
+  return executable;
 }
 
 const NESTED_MAGIC: readonly (readonly number[])[] = [

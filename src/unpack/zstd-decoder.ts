@@ -1,7 +1,8 @@
 /**
  * Decodes every frame of a zstd stream: zstd-frames.ts splits the input at frame boundaries and
- * leaves out skippable frames and padding; one node:zlib decoder takes each data frame as writes
- * of its own, and starts the next frame afresh when one ends. (node:zlib's decoder stops, and drops the rest of a write, when a frame ends
+ * leaves out skippable frames and padding; one decoder (node:zlib's, or the `zstd` process of
+ * zstd-binary.ts) takes each data frame as writes of its own, and starts the next frame afresh
+ * when one ends. (node:zlib's decoder stops, and drops the rest of a write, when a frame ends
  * inside it; it never does here.)
  *
  * The scanner's verdict is final: the stream fails with HOIST_ARCHIVE_TRUNCATED when the input
@@ -13,9 +14,12 @@ import type { Duplex } from 'node:stream';
 import { createZstdDecompress } from 'node:zlib';
 import { HoistError } from '../errors.ts';
 import { DecoderDuplex, decodeError } from './decoder-duplex.ts';
+import { ZstdProcess } from './zstd-binary.ts';
 import { ZstdFrameScanner } from './zstd-frames.ts';
 
 export interface ZstdDecoderOptions {
+  /** The `zstd` executable to run, or undefined for node:zlib's decoder. */
+  readonly executable: string | undefined;
   readonly chunkSize: number;
   readonly signal?: AbortSignal | undefined;
 }
@@ -28,7 +32,8 @@ export class ZstdDecoder extends DecoderDuplex {
 
   constructor(options: ZstdDecoderOptions) {
     super(options);
-    this.#decoder = createZstdDecompress({ chunkSize: options.chunkSize });
+    const { executable, chunkSize } = options;
+    this.#decoder = executable === undefined ? createZstdDecompress({ chunkSize }) : new ZstdProcess(executable, { chunkSize });
     this.forward(this.#decoder);
     this.#decoder.on('error', (error: unknown) => this.destroy(decodeError('zstd', error)));
     this.#decoder.on('end', () => {
@@ -42,6 +47,11 @@ export class ZstdDecoder extends DecoderDuplex {
     });
   }
 
+  /** The `zstd` process's id when that decoder runs (for tests and diagnostics). */
+  get pid(): number | undefined {
+    return this.#decoder instanceof ZstdProcess ? this.#decoder.pid : undefined;
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     let pieces;
     try {
@@ -50,13 +60,13 @@ export class ZstdDecoder extends DecoderDuplex {
       callback(error as Error);
       return;
     }
-    const last = pieces.at(-1);
+    const last = pieces.pop();
     if (last === undefined) {
       callback();
       return;
     }
     // one write per piece: a write never holds the end of one frame and the start of the next
-    for (let k = 0; k < pieces.length - 1; k++) this.#decoder.write(pieces[k]?.bytes);
+    for (const piece of pieces) this.#decoder.write(piece.bytes);
     // a failing decoder fails this stream through its 'error' event
     this.#decoder.write(last.bytes, () => callback());
   }

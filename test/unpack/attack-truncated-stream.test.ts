@@ -4,6 +4,7 @@
  * frames, from `cat`, pzstd or a tar split across frames, unpacked to its first frame and was
  * reported healthy) and decoded nothing after a leading skippable frame; its gunzip dropped a member
  * that followed zero bytes in the same read. Each archive here is built by the real tools, and
+ * unpacked with both zstd decoders (HOIST_ZSTD=node and binary).
  */
 
 import assert from 'node:assert/strict';
@@ -62,75 +63,84 @@ function refusedWith(code: HoistErrorCode, message: RegExp): (error: unknown) =>
   };
 }
 
-describe('truncated zstd streams', () => {
-  async function unpack(file: string, dest: string): Promise<string[]> {
-    await unpackArchive({ file, format: 'tar+zstd', dest, limits: DEFAULT_UNPACK_LIMITS });
-    return listTree(dest);
-  }
+for (const engine of ['node', 'binary'] as const) {
+  describe(`truncated zstd streams (HOIST_ZSTD=${engine})`, () => {
+    async function unpack(file: string, dest: string): Promise<string[]> {
+      const saved = process.env['HOIST_ZSTD'];
+      process.env['HOIST_ZSTD'] = engine;
+      try {
+        await unpackArchive({ file, format: 'tar+zstd', dest, limits: DEFAULT_UNPACK_LIMITS });
+      } finally {
+        if (saved === undefined) delete process.env['HOIST_ZSTD'];
+        else process.env['HOIST_ZSTD'] = saved;
+      }
+      return listTree(dest);
+    }
 
-  it('unpacks every frame of `cat first.tar.zst second.tar.zst`, not just the first half of the release', async () => {
-    await using box = await sandbox();
-    const [first, second] = halves();
-    const archive = Buffer.concat([await through('zstd -q -c', first), await through('zstd -q -c --long', second)]);
-    // the hole: node:zlib alone gives the first frame and says nothing
-    assert.deepEqual(zstdDecompressSync(archive), first);
-    await writeFile(box.archive, archive);
-    assert.deepEqual(await unpack(box.archive, box.dest), WHOLE);
-    assert.equal(await readFile(path.join(box.dest, 'app/lib/auth.js'), 'utf8'), 'checkToken()\n');
-  });
-
-  it('unpacks a tar cut anywhere (head -c / tail -c), each part compressed, then concatenated', async () => {
-    await using box = await sandbox();
-    const tar = Buffer.concat(halves());
-    for (const cut of [700, 1536, tar.length - 1100]) {
-      const archive = Buffer.concat([await through('zstd -q -c', tar.subarray(0, cut)), await through('zstd -q -c -19', tar.subarray(cut))]);
+    it('unpacks every frame of `cat first.tar.zst second.tar.zst`, not just the first half of the release', async () => {
+      await using box = await sandbox();
+      const [first, second] = halves();
+      const archive = Buffer.concat([await through('zstd -q -c', first), await through('zstd -q -c --long', second)]);
+      // the hole: node:zlib alone gives the first frame and says nothing
+      assert.deepEqual(zstdDecompressSync(archive), first);
       await writeFile(box.archive, archive);
-      assert.deepEqual(await unpack(box.archive, await freshDir(box.dest)), WHOLE, `cut at ${cut}`);
-    }
-  });
+      assert.deepEqual(await unpack(box.archive, box.dest), WHOLE);
+      assert.equal(await readFile(path.join(box.dest, 'app/lib/auth.js'), 'utf8'), 'checkToken()\n');
+    });
 
-  it("unpacks pzstd's output: several frames, each behind a skippable frame", async () => {
-    await using box = await sandbox();
-    const big: TarEntrySpec[] = [{ path: 'data/' }, ...Array.from({ length: 6 }, (_, k) => ({ path: `data/part-${k}.bin`, body: noise(2 * 1024 * 1024, k) }))];
-    const archive = await through('pzstd -q -p 2 -c', tarBytes(big));
-    assert.equal(archive.readUInt32LE(0), 0x184d2a50, 'pzstd opens with a skippable frame');
-    await writeFile(box.archive, archive);
-    assert.deepEqual(await unpack(box.archive, box.dest), ['data', ...big.slice(1).map((e) => e.path)].sort());
-  });
+    it('unpacks a tar cut anywhere (head -c / tail -c), each part compressed, then concatenated', async () => {
+      await using box = await sandbox();
+      const tar = Buffer.concat(halves());
+      for (const cut of [700, 1536, tar.length - 1100]) {
+        const archive = Buffer.concat([await through('zstd -q -c', tar.subarray(0, cut)), await through('zstd -q -c -19', tar.subarray(cut))]);
+        await writeFile(box.archive, archive);
+        assert.deepEqual(await unpack(box.archive, await freshDir(box.dest)), WHOLE, `cut at ${cut}`);
+      }
+    });
 
-  it('unpacks an archive that starts with a skippable frame (node:zlib alone decoded nothing)', async () => {
-    await using box = await sandbox();
-    const frame = await through('zstd -q -c', Buffer.concat(halves()));
-    const archive = Buffer.concat([skippableFrame('build metadata'), frame]);
-    assert.equal(zstdDecompressSync(archive).length, 0);
-    await writeFile(box.archive, archive);
-    assert.deepEqual(await unpack(box.archive, box.dest), WHOLE);
-  });
+    it("unpacks pzstd's output: several frames, each behind a skippable frame", async () => {
+      await using box = await sandbox();
+      const big: TarEntrySpec[] = [{ path: 'data/' }, ...Array.from({ length: 6 }, (_, k) => ({ path: `data/part-${k}.bin`, body: noise(2 * 1024 * 1024, k) }))];
+      const archive = await through('pzstd -q -p 2 -c', tarBytes(big));
+      assert.equal(archive.readUInt32LE(0), 0x184d2a50, 'pzstd opens with a skippable frame');
+      await writeFile(box.archive, archive);
+      assert.deepEqual(await unpack(box.archive, box.dest), ['data', ...big.slice(1).map((e) => e.path)].sort());
+    });
 
-  it('refuses a stream cut inside a frame header, inside a block, or before the checksum: HOIST_ARCHIVE_TRUNCATED', async () => {
-    await using box = await sandbox();
-    const [first, second] = halves();
-    const one = await through('zstd -q -c', first);
-    const two = await through('zstd -q -c', second);
-    for (const [bytes, where] of [
-      [Buffer.concat([one, two.subarray(0, 5)]), /inside the header of frame 2/],
-      [Buffer.concat([one, two.subarray(0, two.length - 30)]), /inside block 1 of frame 2/],
-      [Buffer.concat([one, two.subarray(0, two.length - 4)]), /inside the content checksum of frame 2/],
-    ] as const) {
-      await writeFile(box.archive, bytes);
-      await assert.rejects(unpack(box.archive, await freshDir(box.dest)), refusedWith('HOIST_ARCHIVE_TRUNCATED', where));
-    }
-  });
+    it('unpacks an archive that starts with a skippable frame (node:zlib alone decoded nothing)', async () => {
+      await using box = await sandbox();
+      const frame = await through('zstd -q -c', Buffer.concat(halves()));
+      const archive = Buffer.concat([skippableFrame('build metadata'), frame]);
+      assert.equal(zstdDecompressSync(archive).length, 0);
+      await writeFile(box.archive, archive);
+      assert.deepEqual(await unpack(box.archive, box.dest), WHOLE);
+    });
 
-  it('refuses trailing data after the last frame, and accepts trailing zero padding', async () => {
-    await using box = await sandbox();
-    const frame = await through('zstd -q -c', Buffer.concat(halves()));
-    await writeFile(box.archive, Buffer.concat([frame, Buffer.from('#!/bin/sh\nrm -rf /\n')]));
-    await assert.rejects(unpack(box.archive, box.dest), refusedWith('HOIST_UNPACK_FAILED', /trailing data after the compressed archive/));
-    await writeFile(box.archive, Buffer.concat([frame, Buffer.alloc(10240)]));
-    assert.deepEqual(await unpack(box.archive, await freshDir(box.dest)), WHOLE);
+    it('refuses a stream cut inside a frame header, inside a block, or before the checksum: HOIST_ARCHIVE_TRUNCATED', async () => {
+      await using box = await sandbox();
+      const [first, second] = halves();
+      const one = await through('zstd -q -c', first);
+      const two = await through('zstd -q -c', second);
+      for (const [bytes, where] of [
+        [Buffer.concat([one, two.subarray(0, 5)]), /inside the header of frame 2/],
+        [Buffer.concat([one, two.subarray(0, two.length - 30)]), /inside block 1 of frame 2/],
+        [Buffer.concat([one, two.subarray(0, two.length - 4)]), /inside the content checksum of frame 2/],
+      ] as const) {
+        await writeFile(box.archive, bytes);
+        await assert.rejects(unpack(box.archive, await freshDir(box.dest)), refusedWith('HOIST_ARCHIVE_TRUNCATED', where));
+      }
+    });
+
+    it('refuses trailing data after the last frame, and accepts trailing zero padding', async () => {
+      await using box = await sandbox();
+      const frame = await through('zstd -q -c', Buffer.concat(halves()));
+      await writeFile(box.archive, Buffer.concat([frame, Buffer.from('#!/bin/sh\nrm -rf /\n')]));
+      await assert.rejects(unpack(box.archive, box.dest), refusedWith('HOIST_UNPACK_FAILED', /trailing data after the compressed archive/));
+      await writeFile(box.archive, Buffer.concat([frame, Buffer.alloc(10240)]));
+      assert.deepEqual(await unpack(box.archive, await freshDir(box.dest)), WHOLE);
+    });
   });
-});
+}
 
 describe('truncated gzip streams', () => {
   const unpack = async (file: string, dest: string): Promise<string[]> => {

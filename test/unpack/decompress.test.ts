@@ -1,13 +1,13 @@
 /**
  * createDecompressor against streams made by the real `zstd`, `pzstd` and `gzip` CLIs and by hand:
- * it gives the bytes `zstd -dc` and `gzip -dc` give, and says when a stream is cut or followed by
- * trailing data.
+ * both zstd decoders (node:zlib's and the `zstd` executable) give the bytes `zstd -dc` gives, and
+ * reach the same verdict on cut streams and trailing data.
  */
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -17,8 +17,10 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { isHoistError } from '../../src/errors.ts';
 import type { HoistErrorCode } from '../../src/errors.ts';
-import { DecompressionGuard, createDecompressor } from '../../src/unpack/decompress.ts';
+import { DecompressionGuard, createDecompressor, zstdEngineFromEnv } from '../../src/unpack/decompress.ts';
 import type { DecompressorOptions } from '../../src/unpack/decompress.ts';
+import { findZstdBinary } from '../../src/unpack/zstd-binary.ts';
+import { ZstdDecoder } from '../../src/unpack/zstd-decoder.ts';
 import { mulberry32 } from '../helpers/prng.ts';
 import { rawFrame, skippableFrame } from './frame-builders.ts';
 
@@ -70,7 +72,32 @@ function rejectsWith(code: HoistErrorCode, message: RegExp): (error: unknown) =>
   };
 }
 
-const ENGINES = ['node'] as const;
+/** Waits until the process is gone (killed and reaped), or fails after a generous deadline. */
+async function gone(pid: number): Promise<void> {
+  for (let k = 0; k < 500; k++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.fail(`process ${pid} still runs`);
+}
+
+/** Runs `fn` with the environment variable set, then puts it back. */
+function withEnv<T>(name: string, value: string, fn: () => T): T {
+  const saved = process.env[name];
+  process.env[name] = value;
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
+  }
+}
+
+const ENGINES = ['node', 'binary'] as const;
 
 describe('createDecompressor, zstd', () => {
   let dir = '';
@@ -107,7 +134,7 @@ describe('createDecompressor, zstd', () => {
   });
 
   for (const engine of ENGINES) {
-    const options = {};
+    const options = { zstd: engine } as const;
     for (const [name, what] of [
       ['cat', '`cat a.zst b.zst`'],
       ['long', 'a frame made by zstd --long (128 MiB window) followed by another'],
@@ -156,12 +183,14 @@ describe('createDecompressor, zstd', () => {
       const a = Buffer.from(files['a'] ?? Buffer.alloc(0));
       const middle = Math.floor(a.length / 2);
       a[middle] = (a[middle] ?? 0) ^ 0x55;
-      await assert.rejects(decode(a, 'tar+zstd', options), rejectsWith('HOIST_UNPACK_FAILED', /the zstd data is corrupt/));
+      await assert.rejects(decode(a, 'tar+zstd', options), rejectsWith('HOIST_UNPACK_FAILED', engine === 'binary' ? /zstd -d exited with 1: .*(corrupt|checksum|Corrupt|error)/ : /the zstd data is corrupt/));
     });
 
-    it(`${engine}: stops on abort with the signal's reason`, async () => {
+    it(`${engine}: stops on abort with the signal's reason${engine === 'binary' ? ' and kills zstd' : ''}`, async () => {
       const controller = new AbortController();
       const decoder = createDecompressor('tar+zstd', { ...options, signal: controller.signal });
+      const pid = decoder instanceof ZstdDecoder ? decoder.pid : undefined;
+      assert.equal(pid === undefined, engine === 'node');
       const reason = new Error('shutting down');
       let seen = 0;
       const done = pipeline(
@@ -177,11 +206,21 @@ describe('createDecompressor, zstd', () => {
       );
       await assert.rejects(done, (error: unknown) => error === reason);
       assert.ok(decoder.destroyed);
+      if (pid !== undefined) await gone(pid);
     });
   }
 
+  it('binary: a stream destroyed half way kills the zstd process', async () => {
+    const decoder = createDecompressor('tar+zstd', { zstd: 'binary' });
+    const pid = decoder instanceof ZstdDecoder ? decoder.pid : undefined;
+    assert.ok(pid !== undefined);
+    decoder.write((files['pzstd'] ?? Buffer.alloc(0)).subarray(0, 100_000));
+    decoder.destroy();
+    await gone(pid);
+  });
+
   it('an aborted signal stops the stream before it starts', async () => {
-    await assert.rejects(decode(files['a'] ?? Buffer.alloc(0), 'tar+zstd', { signal: AbortSignal.abort() }), { name: 'AbortError' });
+    await assert.rejects(decode(files['a'] ?? Buffer.alloc(0), 'tar+zstd', { zstd: 'node', signal: AbortSignal.abort() }), { name: 'AbortError' });
   });
 });
 
@@ -254,6 +293,73 @@ describe('createDecompressor, gzip', () => {
   });
 });
 
+describe('choosing the zstd decoder', () => {
+  it('reads HOIST_ZSTD: unset or empty is auto, an unknown value is refused', () => {
+    assert.equal(zstdEngineFromEnv(undefined), 'auto');
+    assert.equal(zstdEngineFromEnv(''), 'auto');
+    for (const engine of ['node', 'binary', 'auto'] as const) assert.equal(zstdEngineFromEnv(engine), engine);
+    assert.throws(() => zstdEngineFromEnv('fast'), (error: unknown) => isHoistError(error, 'HOIST_CONFIG_INVALID') && /HOIST_ZSTD must be one of node, binary, auto/.test(error.message));
+  });
+
+  it('follows HOIST_ZSTD when no option is given, and auto takes the executable when PATH has one', () => {
+    const pidWith = (env: string): number | undefined =>
+      withEnv('HOIST_ZSTD', env, () => {
+        const decoder = createDecompressor('tar+zstd');
+        decoder.destroy();
+        return decoder instanceof ZstdDecoder ? decoder.pid : undefined;
+      });
+    assert.equal(pidWith('node'), undefined);
+    assert.equal(typeof pidWith('binary'), 'number');
+    assert.equal(typeof pidWith('auto'), 'number');
+  });
+
+  it('without zstd on PATH: auto decodes with node:zlib, binary is refused', () => {
+    withEnv('PATH', path.join(os.tmpdir(), 'no-such-dir'), () => {
+      const auto = createDecompressor('tar+zstd', { zstd: 'auto' });
+      auto.destroy();
+      assert.ok(auto instanceof ZstdDecoder && auto.pid === undefined);
+      assert.throws(() => createDecompressor('tar+zstd', { zstd: 'binary' }), (error: unknown) => isHoistError(error, 'HOIST_CONFIG_INVALID') && /no zstd executable is on PATH/.test(error.message));
+    });
+  });
+
+  it('finds zstd in absolute PATH entries only', () => {
+    const system = findZstdBinary();
+    assert.ok(system !== undefined && path.isAbsolute(system));
+    assert.equal(findZstdBinary(['.', 'bin', ''].join(path.delimiter)), undefined);
+    assert.equal(findZstdBinary([path.join(os.tmpdir(), 'nothing-here'), path.dirname(system)].join(path.delimiter)), system);
+  });
+
+  it('passes over a zstd that others could have written, or that lies in a directory they can write to', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hoist-fake-zstd-'));
+    try {
+      const fake = path.join(dir, 'zstd');
+      await writeFile(fake, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+      assert.equal(findZstdBinary(dir), fake);
+      await chmod(fake, 0o775);
+      assert.equal(findZstdBinary(`${dir}${path.delimiter}`), undefined, 'group-writable file');
+      await chmod(fake, 0o755);
+      await chmod(dir, 0o777);
+      assert.equal(findZstdBinary(`${dir}${path.delimiter}${path.delimiter}`), undefined, 'world-writable directory');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reports a failing zstd's exit status and stderr", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hoist-fake-zstd-'));
+    try {
+      await writeFile(path.join(dir, 'zstd'), '#!/bin/sh\ncat > /dev/null\necho "zstd: simulated failure" >&2\nexit 3\n', { mode: 0o755 });
+      const decoder = withEnv('PATH', `${dir}${path.delimiter}/usr/bin${path.delimiter}/bin`, () => createDecompressor('tar+zstd', { zstd: 'binary' }));
+      await assert.rejects(
+        pipeline(Readable.from([rawFrame('x')]), decoder, new Writable({ write: (_data, _encoding, callback) => callback() })),
+        rejectsWith('HOIST_UNPACK_FAILED', /zstd -d exited with 3: zstd: simulated failure; publish it again$/),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('DecompressionGuard', () => {
   async function guarded(chunks: readonly Buffer[]): Promise<Buffer> {
     const parts: Buffer[] = [];
@@ -282,7 +388,7 @@ describe('DecompressionGuard', () => {
     await assert.rejects(
       pipeline(
         Readable.from([frames]),
-        createDecompressor('tar+zstd'),
+        createDecompressor('tar+zstd', { zstd: 'node' }),
         new DecompressionGuard(1 << 20, 200),
         new Writable({
           write(data: Buffer, _encoding, callback) {
