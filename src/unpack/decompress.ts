@@ -116,7 +116,7 @@ export class DecompressionGuard extends Transform {
       return;
     }
     if (this.#head !== undefined) {
-      const head = Buffer.concat([this.#head, chunk]);
+      const head = this.#head.length === 0 ? chunk : Buffer.concat([this.#head, chunk]);
       if (head.length < HEAD_BYTES) {
         this.#head = head;
         callback();

@@ -345,6 +345,20 @@ describe('choosing the zstd decoder', () => {
     }
   });
 
+  it('says how to do without a zstd that cannot be run', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hoist-fake-zstd-'));
+    try {
+      await writeFile(path.join(dir, 'zstd'), '#!/nonexistent/interpreter\n', { mode: 0o755 });
+      const decoder = withEnv('PATH', dir, () => createDecompressor('tar+zstd', { zstd: 'binary' }));
+      await assert.rejects(
+        pipeline(Readable.from([rawFrame('x')]), decoder, new Writable({ write: (_data, _encoding, callback) => callback() })),
+        rejectsWith('HOIST_UNPACK_FAILED', /could not run .*zstd to decompress the archive: .*ENOENT.*; set HOIST_ZSTD=node to decode without it/),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("reports a failing zstd's exit status and stderr", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'hoist-fake-zstd-'));
     try {
