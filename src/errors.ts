@@ -201,12 +201,12 @@ export const ERROR_CATALOGUE = {
     exit: 1,
   },
   HOIST_UNPACK_FAILED: {
-    meaning: 'The archive is corrupt, or tar reported a warning.',
+    meaning: 'The archive is corrupt, carries trailing data after its compressed stream (zero padding excepted), or tar reported a warning.',
     action: 'Publish the artifact again; the current release keeps serving.',
     exit: 1,
   },
   HOIST_ARCHIVE_TRUNCATED: {
-    meaning: 'The archive ends before its end: the tar end-of-archive marker is missing, or the compressed stream stops inside a frame. A cut upload or a broken build; nothing of it is deployed.',
+    meaning: 'The archive ends before its end: the tar end-of-archive marker is missing, or the compressed stream stops inside a zstd frame or gzip member (or before the first one). A cut upload or a broken build; nothing of it is deployed.',
     action: 'Pack and publish the artifact again (`hoist pack` always writes a complete archive); the current release keeps serving.',
     exit: 1,
   },
