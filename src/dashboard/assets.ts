@@ -1,0 +1,510 @@
+/**
+ * The page, its style and its script, built into hoist (nothing is fetched from anywhere else).
+ *
+ * The script builds every element with createElement and sets S3 text with textContent only,
+ * never as HTML; the Content-Security-Policy (guard.ts) enforces it with Trusted Types, so an
+ * assignment of a string to innerHTML would throw. It is plain ES2022 kept ASCII-only, written
+ * without template literals or backslash escapes other than \u, so it can sit in String.raw.
+ */
+
+export const PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>hoist dashboard</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/assets/dashboard.css">
+<script src="/assets/dashboard.js" defer></script>
+</head>
+<body>
+<header class="top">
+<a class="brand" href="#/">hoist</a>
+<span id="source" class="source"></span>
+<span id="status" class="status">connecting&hellip;</span>
+</header>
+<div id="banner" class="banner" hidden></div>
+<main id="main"><p class="muted">loading&hellip;</p></main>
+<noscript><p>This page needs JavaScript: it runs only the script built into hoist.</p></noscript>
+</body>
+</html>
+`;
+
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1f3a5f"/><path d="M4 12V4h2v3h4V4h2v8h-2V9H6v3z" fill="#fff"/></svg>
+`;
+
+export const STYLE_CSS = `
+:root { --bg: #f5f6f8; --card: #fff; --ink: #1c2330; --muted: #667085; --line: #e3e6eb;
+  --ok: #1e7f4f; --ok-bg: #e3f4ea; --bad: #b42318; --bad-bg: #fdecea; --busy: #175cd3; --busy-bg: #e7efff;
+  --wait: #8a5a00; --wait-bg: #fff4d6; --idle: #667085; --idle-bg: #eef0f3; --unknown: #6b3fa0; --unknown-bg: #f1eafa; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: var(--bg); }
+a { color: var(--busy); text-decoration: none; }
+a:hover { text-decoration: underline; }
+.top { display: flex; gap: 16px; align-items: baseline; padding: 10px 20px; background: #1f3a5f; color: #fff; }
+.top a.brand { color: #fff; font-weight: 700; font-size: 17px; letter-spacing: .5px; }
+.top .source { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; opacity: .9; }
+.top .status { margin-left: auto; font-size: 12px; opacity: .9; }
+.banner { margin: 12px 20px 0; padding: 8px 12px; border-radius: 6px; background: var(--bad-bg); color: var(--bad); border: 1px solid #f5c2bd; }
+main { padding: 16px 20px 40px; }
+h1 { font-size: 20px; margin: 0 0 12px; }
+h2 { font-size: 15px; margin: 22px 0 8px; }
+.muted { color: var(--muted); }
+.small { font-size: 12px; }
+.mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12.5px; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; }
+table { border-collapse: collapse; width: 100%; background: var(--card); }
+.card > table { border-radius: 8px; overflow: hidden; }
+th, td { text-align: left; padding: 7px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-size: 12px; text-transform: uppercase; letter-spacing: .4px; color: var(--muted); background: #fafbfc; white-space: nowrap; }
+th button { all: unset; cursor: pointer; }
+th button:focus-visible { outline: 2px solid var(--busy); }
+th[aria-sort="ascending"] button::after { content: " \\25B2"; }
+th[aria-sort="descending"] button::after { content: " \\25BC"; }
+tr:last-child td { border-bottom: 0; }
+tr.red td:first-child { box-shadow: inset 4px 0 0 var(--bad); }
+tr.red { background: #fff8f7; }
+.chips { display: flex; flex-wrap: wrap; gap: 4px; }
+.chip { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; white-space: nowrap; border: 1px solid transparent; }
+a.chip:hover { text-decoration: none; border-color: currentColor; }
+.chip .n { font-weight: 700; }
+.tone-ok { color: var(--ok); background: var(--ok-bg); }
+.tone-bad { color: var(--bad); background: var(--bad-bg); }
+.tone-busy { color: var(--busy); background: var(--busy-bg); }
+.tone-wait { color: var(--wait); background: var(--wait-bg); }
+.tone-idle { color: var(--idle); background: var(--idle-bg); }
+.tone-unknown { color: var(--unknown); background: var(--unknown-bg); }
+.mark { display: inline-block; margin: 0 4px 4px 0; padding: 1px 8px; border-radius: 4px; font-size: 12px; font-weight: 600; color: #fff; background: var(--bad); }
+.trust-verified { color: var(--ok); }
+.trust-unverified { color: var(--wait); }
+.trust-rejected, .trust-unreadable, .trust-invalid, .trust-unknown-key { color: var(--bad); font-weight: 600; }
+.warn { color: var(--bad); font-size: 12px; }
+.bar { display: flex; height: 12px; width: 220px; border-radius: 6px; overflow: hidden; background: var(--idle-bg); border: 1px solid var(--line); }
+.seg { position: relative; height: 100%; border-right: 1px solid #fff; background: #dfe3e8; }
+.seg.due { background: #cfe0f7; }
+.seg .fill { position: absolute; left: 0; top: 0; bottom: 0; background: var(--ok); }
+.seg .fail { position: absolute; right: 0; top: 0; bottom: 0; background: var(--bad); }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 12px; }
+.grid .card { padding: 12px 14px; }
+.card > h2:first-child { margin-top: 0; }
+.kv { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; }
+.kv dt { color: var(--muted); }
+.kv dd { margin: 0; overflow-wrap: anywhere; }
+.toolbar { display: flex; gap: 10px; align-items: center; margin: 8px 0; flex-wrap: wrap; }
+select, input[type=search] { font: inherit; padding: 4px 8px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+td.err { max-width: 460px; overflow-wrap: anywhere; }
+td.host { overflow-wrap: anywhere; max-width: 280px; }
+.current { font-weight: 700; }
+`;
+
+export const CLIENT_JS = String.raw`(function () {
+'use strict';
+
+var main = document.getElementById('main');
+var statusLine = document.getElementById('status');
+var sourceLine = document.getElementById('source');
+var banner = document.getElementById('banner');
+var current = { path: null, data: null };
+var loading = null;
+var again = false;
+
+// Elements only; every string is a text node.
+function el(tag, props) {
+  var node = document.createElement(tag);
+  if (props) {
+    for (var k in props) {
+      if (!Object.prototype.hasOwnProperty.call(props, k)) continue;
+      var v = props[k];
+      if (v === null || v === undefined) continue;
+      if (k === 'className') node.className = v;
+      else if (k === 'text') node.textContent = String(v);
+      else if (k === 'href') node.setAttribute('href', v.charAt(0) === '#' ? v : '#/');
+      else if (k === 'data') { for (var d in v) node.dataset[d] = String(v[d]); }
+      else if (k === 'title' || k === 'type' || k === 'value' || k === 'placeholder' || k === 'aria-sort' || k === 'aria-label' || k === 'scope') node.setAttribute(k, String(v));
+    }
+  }
+  for (var i = 2; i < arguments.length; i++) add(node, arguments[i]);
+  return node;
+}
+
+function add(node, child) {
+  if (child === null || child === undefined || child === false) return;
+  if (Array.isArray(child)) { for (var i = 0; i < child.length; i++) add(node, child[i]); return; }
+  node.appendChild(typeof child === 'object' ? child : document.createTextNode(String(child)));
+}
+
+function duration(ms) {
+  if (ms === null || ms === undefined) return '?';
+  ms = Math.max(0, ms);
+  if (ms < 1000) return Math.round(ms) + 'ms';
+  var s = Math.floor(ms / 1000);
+  if (s < 60) return s + 's';
+  var m = Math.floor(s / 60);
+  if (m < 60) return m + 'm' + (s % 60 ? (s % 60) + 's' : '');
+  var h = Math.floor(m / 60);
+  if (h < 48) return h + 'h' + (m % 60 ? (m % 60) + 'm' : '');
+  return Math.floor(h / 24) + 'd';
+}
+
+function clock(ms) {
+  if (ms === null || ms === undefined) return '-';
+  var d = new Date(ms);
+  function two(n) { return (n < 10 ? '0' : '') + n; }
+  return d.getFullYear() + '-' + two(d.getMonth() + 1) + '-' + two(d.getDate()) + ' ' + two(d.getHours()) + ':' + two(d.getMinutes()) + ':' + two(d.getSeconds());
+}
+
+function relative(ms, now) {
+  if (ms === null || ms === undefined) return '';
+  return ms > now ? 'in ' + duration(ms - now) : duration(now - ms) + ' ago';
+}
+
+function appHref(app, env, query) {
+  var q = [];
+  for (var k in query || {}) if (query[k] !== null && query[k] !== undefined && query[k] !== '') q.push(k + '=' + encodeURIComponent(query[k]));
+  return '#/app/' + encodeURIComponent(app) + '/' + encodeURIComponent(env) + (q.length ? '?' + q.join('&') : '');
+}
+
+function parseRoute() {
+  var hash = location.hash || '#/';
+  var q = hash.indexOf('?');
+  var path = q < 0 ? hash : hash.slice(0, q);
+  var params = new URLSearchParams(q < 0 ? '' : hash.slice(q + 1));
+  var m = /^#\/app\/([^/]+)\/([^/]+)$/.exec(path);
+  if (m) {
+    try {
+      return { view: 'app', app: decodeURIComponent(m[1]), env: decodeURIComponent(m[2]), params: params, path: path };
+    } catch (e) { /* a malformed address: show the overview */ }
+  }
+  return { view: 'overview', params: params, path: '#/' };
+}
+
+function apiUrl(route) {
+  if (route.view === 'app') return '/api/app?app=' + encodeURIComponent(route.app) + '&env=' + encodeURIComponent(route.env);
+  return '/api/overview';
+}
+
+function load() {
+  if (loading) { again = true; return loading; }
+  var route = parseRoute();
+  loading = fetch(apiUrl(route), { cache: 'no-store', credentials: 'same-origin' })
+    .then(function (res) {
+      if (res.status === 404) return { missing: true };
+      if (!res.ok) throw new Error('the dashboard answered ' + res.status);
+      return res.json();
+    })
+    .then(function (data) {
+      if (parseRoute().path !== route.path) return;
+      current = { path: route.path, data: data };
+      render();
+    })
+    .catch(function (e) { setStatus('cannot load: ' + e.message, true); })
+    .finally(function () {
+      loading = null;
+      if (again) { again = false; load(); }
+    });
+  return loading;
+}
+
+function setStatus(text, bad) {
+  statusLine.textContent = text;
+  statusLine.className = 'status' + (bad ? ' tone-bad' : '');
+}
+
+function render() {
+  var data = current.data;
+  var route = parseRoute();
+  if (!data) return;
+  performance.mark('hoist:render:start');
+  if (data.missing) {
+    main.replaceChildren(el('p', null, 'Nothing in the bucket for this app and env. ', el('a', { href: '#/', text: 'Back to the overview' })));
+  } else {
+    header(data);
+    main.replaceChildren(route.view === 'app' ? appView(data, route) : overviewView(data));
+    document.body.dataset.refresh = String(data.refresh);
+  }
+  performance.measure('hoist:render', 'hoist:render:start');
+}
+
+function header(data) {
+  sourceLine.textContent = 's3://' + data.bucket + '/' + data.prefix;
+  var r = data.requests;
+  setStatus('read ' + clock(data.readAt) + ' (refresh ' + data.refresh + ': ' + r.list + ' LIST, ' + r.get + ' GET, ' + data.durationMs + ' ms)' + (data.trust ? '' : ' \u00b7 no --trust: signatures unverified'), false);
+  if (data.error) {
+    banner.hidden = false;
+    banner.textContent = 'The last refresh failed at ' + clock(data.error.at) + ' (' + data.error.message + '); showing what was read at ' + clock(data.readAt) + '.';
+  } else {
+    banner.hidden = true;
+    banner.textContent = '';
+  }
+}
+
+function trustLine(view) {
+  return el('span', { className: 'trust-' + view.trust.status, data: { trust: view.trust.status } }, view.trust.text);
+}
+
+function releaseCell(view, now) {
+  if (!view) return el('span', { className: 'muted', text: 'nothing published' });
+  if (view.version === null && view.sequence === null) return trustLine(view);
+  return el('div', null,
+    el('div', null, el('strong', { text: view.version === null ? '?' : view.version }), el('span', { className: 'muted small' }, ' #' + view.sequence)),
+    el('div', { className: 'small' }, trustLine(view)),
+    view.issuedAt !== null ? el('div', { className: 'muted small', text: 'issued ' + relative(view.issuedAt, now) }) : null);
+}
+
+function pinCell(view) {
+  if (!view) return el('span', { className: 'muted', text: '-' });
+  var what = view.unpin ? 'unpinned' : 'pinned to ' + (view.version === null ? '?' : view.version);
+  return el('div', null,
+    el('div', null, el('strong', { text: what }), view.hosts ? el('span', { className: 'muted small' }, ' (' + view.hosts.length + ' host' + (view.hosts.length === 1 ? '' : 's') + ')') : null),
+    view.reason !== null ? el('div', { className: 'small', text: 'reason: ' + view.reason }) : null,
+    el('div', { className: 'small' }, trustLine(view)));
+}
+
+function chips(row, linked) {
+  return el('div', { className: 'chips' }, row.counts.map(function (c) {
+    var kids = [el('span', { className: 'state', text: c.state }), ' ', el('span', { className: 'n', text: c.n })];
+    return linked
+      ? el('a', { className: 'chip tone-' + c.tone, href: appHref(row.app, row.env, { state: c.state }), data: { countState: c.state } }, kids)
+      : el('span', { className: 'chip tone-' + c.tone, data: { countState: c.state } }, kids);
+  }));
+}
+
+function marks(row) {
+  return el('div', null, row.marks.map(function (m) { return el('span', { className: 'mark', data: { mark: m.kind }, text: m.text }); }));
+}
+
+function bar(progress) {
+  if (!progress) return el('span', { className: 'muted', text: '-' });
+  var node = el('div', { className: 'bar', 'aria-label': 'rollout progress' });
+  if (progress.kind === 'invalid') return node;
+  progress.steps.forEach(function (s) {
+    var seg = el('div', { className: 'seg' + (s.due ? ' due' : ''), title: 'step ' + (s.index + 1) + ': ' + s.fromPercent + '-' + s.percent + '%, ' + s.done + '/' + s.hosts + ' hosts done' + (s.failed ? ', ' + s.failed + ' failed' : '') });
+    seg.style.width = Math.max(0, s.percent - s.fromPercent) + '%';
+    if (s.hosts > 0) {
+      var fill = el('div', { className: 'fill' });
+      fill.style.width = (100 * s.done / s.hosts) + '%';
+      seg.appendChild(fill);
+      if (s.failed > 0) {
+        var fail = el('div', { className: 'fail' });
+        fail.style.width = (100 * s.failed / s.hosts) + '%';
+        seg.appendChild(fail);
+      }
+    }
+    node.appendChild(seg);
+  });
+  return node;
+}
+
+function progressText(progress, now) {
+  if (!progress) return '';
+  if (progress.kind === 'invalid') return 'rollout unreadable: ' + progress.reason;
+  var due = progress.steps.filter(function (s) { return s.due; }).length;
+  var last = progress.steps[progress.steps.length - 1];
+  var done = 0, hosts = 0;
+  progress.steps.forEach(function (s) { done += s.done; hosts += s.hosts; });
+  var parts = [];
+  if (progress.kind === 'steps') {
+    var next = progress.steps.filter(function (s) { return !s.due; })[0];
+    parts.push('step ' + due + ' of ' + progress.steps.length + (next ? ', next ' + relative(next.dueAt, now) : ''));
+  } else {
+    parts.push((last ? last.percent : 100) + '% of the fleet');
+  }
+  parts.push(done + '/' + hosts + ' on release');
+  if (progress.halt) parts.push((progress.halt.reached ? 'HALTED: ' : 'halts at ') + progress.halt.limit + ' failures (' + progress.halt.failures + ' so far)');
+  return parts.join(' \u00b7 ');
+}
+
+function overviewView(data) {
+  var now = data.generatedAt;
+  if (data.rows.length === 0) {
+    return el('div', null, el('h1', { text: 'Fleet' }), el('p', { className: 'muted', text: 'Nothing under channels/ or status/ in this bucket and prefix yet: publish a release, or check --bucket and --prefix.' }));
+  }
+  var body = el('tbody');
+  data.rows.forEach(function (row) {
+    var id = row.app + '/' + row.env;
+    body.appendChild(el('tr', { className: row.red ? 'red' : '', data: { appEnv: id } },
+      el('td', null, el('a', { className: 'appenv', href: appHref(row.app, row.env), text: id })),
+      el('td', null, releaseCell(row.desired, now)),
+      el('td', null, pinCell(row.pin)),
+      el('td', null, el('div', { className: 'small muted', text: row.hosts + ' host' + (row.hosts === 1 ? '' : 's') + ', ' + row.onDesired + ' on desired' }), chips(row, true)),
+      el('td', null, bar(row.progress), el('div', { className: 'small muted', text: progressText(row.progress, now) })),
+      el('td', null, marks(row))));
+  });
+  return el('div', null,
+    el('h1', { text: 'Fleet' }),
+    el('div', { className: 'card' }, el('table', { className: 'overview' },
+      el('thead', null, el('tr', null, ['app / env', 'desired', 'pin', 'hosts', 'rollout', 'attention'].map(function (h) { return el('th', { scope: 'col', text: h }); }))),
+      body)));
+}
+
+var COLUMNS = [
+  { key: 'host', label: 'host' },
+  { key: 'version', label: 'version' },
+  { key: 'desired', label: 'desired' },
+  { key: 'state', label: 'state' },
+  { key: 'since', label: 'since' },
+  { key: 'lastError', label: 'last error' },
+  { key: 'ageMs', label: 'age' }
+];
+
+function compare(key, dir) {
+  return function (a, b) {
+    var x = a[key], y = b[key];
+    if (x === y) return a.host < b.host ? -1 : a.host > b.host ? 1 : 0;
+    if (x === null) return 1;
+    if (y === null) return -1;
+    return (x < y ? -1 : 1) * dir;
+  };
+}
+
+function appView(data, route) {
+  var now = data.generatedAt;
+  var row = data.row;
+  var stateFilter = route.params.get('state') || '';
+  var text = (route.params.get('q') || '').toLowerCase();
+  var sortKey = route.params.get('sort') || 'host';
+  if (!COLUMNS.some(function (c) { return c.key === sortKey; })) sortKey = 'host';
+  var dir = route.params.get('dir') === 'desc' ? -1 : 1;
+  var query = { state: stateFilter, q: route.params.get('q') || '', sort: sortKey === 'host' ? '' : sortKey, dir: dir === -1 ? 'desc' : '' };
+  function link(change) {
+    var q = {};
+    for (var k in query) q[k] = query[k];
+    for (var c in change) q[c] = change[c];
+    return appHref(row.app, row.env, q);
+  }
+
+  var hosts = data.hosts.filter(function (h) {
+    return (stateFilter === '' || h.state === stateFilter) && (text === '' || h.host.toLowerCase().indexOf(text) >= 0);
+  }).sort(compare(sortKey, dir));
+
+  var select = el('select', { 'aria-label': 'filter by state', data: { filter: 'state' } }, el('option', { value: '', text: 'every state (' + data.hosts.length + ')' }),
+    row.counts.map(function (c) { return el('option', { value: c.state, text: c.state + ' (' + c.n + ')' }); }));
+  select.value = stateFilter;
+  select.addEventListener('change', function () { location.hash = link({ state: select.value }); });
+  var search = el('input', { type: 'search', placeholder: 'host id contains', 'aria-label': 'filter by host id', value: query.q });
+  search.addEventListener('change', function () { location.hash = link({ q: search.value }); });
+
+  var head = el('tr', null, COLUMNS.map(function (c) {
+    var sorted = c.key === sortKey;
+    var button = el('button', { type: 'button', text: c.label });
+    button.addEventListener('click', function () { location.hash = link({ sort: c.key === 'host' ? '' : c.key, dir: sorted && dir === 1 ? 'desc' : '' }); });
+    return el('th', { scope: 'col', 'aria-sort': sorted ? (dir === 1 ? 'ascending' : 'descending') : 'none', data: { sort: c.key } }, button);
+  }));
+
+  var body = el('tbody');
+  var rows = document.createDocumentFragment();
+  hosts.forEach(function (h) {
+    rows.appendChild(el('tr', { className: (h.red ? 'red ' : '') + 'host-row', data: { host: h.host, state: h.state } },
+      el('td', { className: 'host mono' }, h.host,
+        h.mismatch !== null ? el('div', { className: 'warn', data: { mismatch: '1' }, text: '\u26a0 ' + h.mismatch }) : null,
+        h.agent !== null ? el('div', { className: 'muted small', text: 'agent ' + h.agent }) : null),
+      el('td', { className: 'mono', text: h.version === null ? '-' : h.version }),
+      el('td', { className: 'mono' }, h.desired === null ? el('span', { className: 'muted', text: '?', title: 'this agent does not report what it should run' }) : h.desired + (h.desiredKind === 'pin' ? ' (pin)' : '')),
+      el('td', null, el('span', { className: 'chip tone-' + h.tone, text: h.state }),
+        h.skipped !== null ? el('div', { className: 'small muted', text: 'skipped: ' + h.skipped + (h.eligibleAt !== null ? ', eligible ' + clock(h.eligibleAt) + ' (' + relative(h.eligibleAt, now) + ')' : '') }) : null,
+        h.step !== null ? el('div', { className: 'small muted', text: 'step ' + (h.step + 1) }) : null),
+      el('td', { className: 'small', text: h.since === null ? '-' : relative(h.since, now), title: h.since === null ? null : clock(h.since) }),
+      el('td', { className: 'err small' }, h.lastError === null ? '-' : h.lastError,
+        h.rejected !== null ? el('div', { className: 'warn', text: 'rejected: ' + h.rejected }) : null),
+      el('td', { className: 'small' + (h.stale ? ' tone-bad' : ''), text: duration(h.ageMs) + (h.stale ? ' STALE' : '') })));
+  });
+  body.appendChild(rows);
+
+  return el('div', null,
+    el('p', { className: 'small' }, el('a', { href: '#/', text: '\u2190 every app and env' })),
+    el('h1', null, row.app + ' / ' + row.env),
+    marks(row),
+    el('div', { className: 'grid' },
+      releaseCard('Desired release (channel)', row.desired, now),
+      pinCardView(row.pin, now),
+      el('div', { className: 'card' }, el('h2', { text: 'Hosts' }), el('div', { className: 'small muted', text: row.hosts + ' reporting, ' + row.onDesired + ' on their desired release' }), chips(row, true))),
+    rolloutSection(row.progress, now),
+    el('h2', { text: 'Hosts' }),
+    el('div', { className: 'toolbar' }, select, search, el('span', { className: 'muted small', data: { shown: String(hosts.length) }, text: 'showing ' + hosts.length + ' of ' + data.hosts.length })),
+    el('div', { className: 'card' }, el('table', { className: 'hosts' }, el('thead', null, head), body)),
+    historySection(data, now));
+}
+
+function releaseCard(title, view, now) {
+  var card = el('div', { className: 'card' }, el('h2', { text: title }));
+  if (!view) { card.appendChild(el('p', { className: 'muted', text: 'nothing published' })); return card; }
+  card.appendChild(el('dl', { className: 'kv' },
+    el('dt', { text: 'version' }), el('dd', { className: 'mono', text: view.version === null ? '?' : view.version }),
+    el('dt', { text: 'sequence' }), el('dd', { className: 'mono', text: view.sequence === null ? '?' : view.sequence }),
+    el('dt', { text: 'artifact' }), el('dd', { className: 'mono', text: view.sha12 === null ? '-' : view.sha12 }),
+    el('dt', { text: 'issued' }), el('dd', { text: clock(view.issuedAt) + (view.issuedAt === null ? '' : ' (' + relative(view.issuedAt, now) + ')') }),
+    el('dt', { text: 'expires' }), el('dd', { text: clock(view.expiresAt) }),
+    view.rollout !== null ? [el('dt', { text: 'rollout' }), el('dd', { text: view.rollout })] : null,
+    el('dt', { text: 'signatures' }), el('dd', null, trustLine(view)),
+    view.notes.map(function (n) { return [el('dt', { text: n[0] }), el('dd', { text: n[1] })]; })));
+  return card;
+}
+
+function pinCardView(view, now) {
+  if (!view) return el('div', { className: 'card' }, el('h2', { text: 'Pin' }), el('p', { className: 'muted', text: 'no pin' }));
+  var card = releaseCard(view.unpin ? 'Pin (unpinned)' : 'Pin', view, now);
+  card.appendChild(el('dl', { className: 'kv' },
+    el('dt', { text: 'reason' }), el('dd', { text: view.reason === null ? '-' : view.reason }),
+    el('dt', { text: 'hosts' }), el('dd', { className: 'mono', text: view.hosts === null ? 'every host' : view.hosts.join(', ') })));
+  return card;
+}
+
+function rolloutSection(progress, now) {
+  if (!progress) return null;
+  var wrap = el('div', null, el('h2', { text: 'Rollout of sequence ' + progress.sequence }), el('div', { className: 'toolbar' }, bar(progress), el('span', { className: 'small muted', text: progressText(progress, now) })));
+  if (progress.kind === 'invalid') return wrap;
+  var body = el('tbody');
+  progress.steps.forEach(function (s) {
+    body.appendChild(el('tr', { data: { step: String(s.index + 1) } },
+      el('td', { text: s.index + 1 }),
+      el('td', { text: s.fromPercent + '% - ' + s.percent + '%' }),
+      el('td', { text: s.dueAt === null ? '-' : clock(s.dueAt) + ' (' + (s.due ? 'due' : relative(s.dueAt, now)) + ')' }),
+      el('td', { text: s.spreadMs ? duration(s.spreadMs) : '-' }),
+      el('td', { text: s.hosts }), el('td', { text: s.done }), el('td', { text: s.failed }), el('td', { text: s.waiting }), el('td', { text: s.halted })));
+  });
+  wrap.appendChild(el('div', { className: 'card' }, el('table', { className: 'steps' },
+    el('thead', null, el('tr', null, ['step', 'cohort', 'due', 'spread', 'hosts', 'on release', 'failed', 'waiting', 'halted'].map(function (h) { return el('th', { scope: 'col', text: h }); }))),
+    body)));
+  var notes = [];
+  if (progress.outside > 0) notes.push(progress.outside + ' reporting host' + (progress.outside === 1 ? ' is' : 's are') + ' outside the rollout');
+  if (progress.events) notes.push('events of this sequence: ' + (progress.events.length === 0 ? 'none yet' : progress.events.map(function (e) { return e[0] + ' ' + e[1]; }).join(', ')));
+  if (notes.length) wrap.appendChild(el('p', { className: 'small muted', text: notes.join(' \u00b7 ') }));
+  return wrap;
+}
+
+function historySection(data, now) {
+  var wrap = el('div', null, el('h2', { text: 'History (newest ' + data.history.length + ' of ' + data.historyCount + ')' }));
+  if (data.history.length === 0) { wrap.appendChild(el('p', { className: 'muted', text: 'history/ holds nothing for this app and env.' })); return wrap; }
+  var body = el('tbody');
+  data.history.forEach(function (h) {
+    body.appendChild(el('tr', { className: h.current ? 'current' : '', data: { sequence: String(h.sequence) } },
+      el('td', { className: 'mono', text: h.sequence }),
+      el('td', { text: h.kind + (h.current ? ' (current)' : '') }),
+      el('td', { className: 'mono', text: h.version === null ? '-' : h.version }),
+      el('td', { className: 'mono', text: h.sha12 === null ? '-' : h.sha12 }),
+      el('td', { className: 'small', text: clock(h.issuedAt) }),
+      el('td', { className: 'small' }, h.signers.length === 0 ? '-' : h.signers.map(function (s, i) {
+        return [i ? ', ' : '', el('span', { className: 'trust-' + s.status, data: { signer: s.status } }, s.name + (s.status === 'verified' ? '' : ' (' + s.status + ')'))];
+      })),
+      el('td', { className: 'small', text: h.rollout === null ? (h.reason === null ? '' : 'reason: ' + h.reason) : h.rollout }),
+      el('td', { className: 'small' }, h.notes.map(function (n) { return el('div', { text: n[0] + ': ' + n[1] }); }), h.error !== null ? el('div', { className: 'warn', text: h.error }) : null)));
+  });
+  wrap.appendChild(el('div', { className: 'card' }, el('table', { className: 'history' },
+    el('thead', null, el('tr', null, ['sequence', 'kind', 'version', 'artifact', 'issued', 'signed by', 'rollout / reason', 'notes'].map(function (t) { return el('th', { scope: 'col', text: t }); }))),
+    body)));
+  return wrap;
+}
+
+window.addEventListener('hashchange', function () {
+  var route = parseRoute();
+  if (current.data && current.path === route.path) render();
+  else load();
+});
+
+var live = new EventSource('/api/live');
+live.addEventListener('refresh', function () { load(); });
+live.addEventListener('error', function () { setStatus('lost the connection to hoist dashboard; retrying', true); });
+live.addEventListener('open', function () { load(); });
+load();
+})();
+`;
