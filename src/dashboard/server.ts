@@ -33,6 +33,8 @@ export interface ServeOptions {
   readonly live: LiveFleet;
   /** Addresses of this machine's interfaces, for a wildcard --listen (default: os.networkInterfaces()). */
   readonly interfaceAddresses?: readonly string[];
+  /** Require the token on loopback too (a machine other people log in to). */
+  readonly requireToken?: boolean;
 }
 
 interface Asset {
@@ -155,7 +157,7 @@ export async function serveDashboard(options: ServeOptions): Promise<DashboardSe
   const bound = server.address() as AddressInfo;
   const interfaces = options.interfaceAddresses ?? Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
   allowed = allowedHosts(listen, bound.port, interfaces);
-  if (!isLoopback(bound.address)) token = randomBytes(24).toString('base64url');
+  if (options.requireToken === true || !isLoopback(bound.address)) token = randomBytes(24).toString('base64url');
   const shownHost = isWildcard(listen.host) ? (interfaces.find((a) => !isLoopback(a) && !a.includes(':')) ?? listen.host) : listen.host;
   const base = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${bound.port}/`;
 

@@ -20,6 +20,7 @@ interface DashboardOptions extends BucketOptions {
   trust?: string;
   refresh: string;
   staleAfter: string;
+  token?: boolean;
 }
 
 /** Below this a refresh would mostly re-list an unchanged bucket. */
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .command('dashboard')
     .description('serve a read-only web page of the fleet: every app and env, rollouts, hosts, failures, history')
     .option('--listen <address>', 'address to serve on; anything but loopback requires the token printed at start', DEFAULT_LISTEN)
+    .option('--token', 'require the access token on loopback too (on a machine other people log in to)')
     .option('--trust <file>', 'verify channels, pins and history signatures with this trust policy (else they show as unverified)')
     .option('--refresh <duration>', 'how often the bucket is read again while a page is open', '5s')
     .option('--stale-after <duration>', 'flag reports older than this as stale (agents report at least every 5m)', '15m');
@@ -55,11 +57,11 @@ async function dashboard(opts: DashboardOptions): Promise<void> {
     const live = new LiveFleet({ source: new BucketReader(clients.s3, { bucket: opts.bucket, prefix }), refreshMs, staleAfterMs, policy });
     try {
       await live.start();
-      const server = await serveDashboard({ listen, live });
+      const server = await serveDashboard({ listen, live, requireToken: opts.token === true });
       try {
         writeOut(`hoist dashboard: s3://${opts.bucket}/${prefix}, ${policy === undefined ? 'signatures unverified (no --trust)' : `signatures verified with ${opts.trust ?? ''}`}, read every ${opts.refresh} while a page is open\n`);
         writeOut(`open ${server.url}\n`);
-        if (server.token !== undefined && !isLoopback(listen.host)) {
+        if (server.token !== undefined && !isLoopback(listen.host) && opts.token !== true) {
           writeOut('the token in the address is required: this address can be reached from other machines, over plain HTTP (an SSH tunnel to a loopback address is safer)\n');
         }
         writeOut('Ctrl-C stops it\n');
