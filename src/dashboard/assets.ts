@@ -310,7 +310,10 @@ function progressText(progress, now) {
     parts.push((last ? last.percent : 100) + '% of the fleet');
   }
   parts.push(done + '/' + hosts + ' on release');
-  if (progress.halt) parts.push((progress.halt.reached ? 'HALTED: ' : 'halts at ') + progress.halt.limit + ' failures (' + progress.halt.failures + ' so far)');
+  if (progress.halt) {
+    var halt = progress.halt;
+    parts.push(halt.reached ? 'HALTED (limit ' + halt.limit + ' failures, ' + halt.failures + ' counted)' : 'halts at ' + halt.limit + ' failures (' + halt.failures + ' so far)');
+  }
   return parts.join(' \u00b7 ');
 }
 
@@ -468,12 +471,14 @@ function rolloutSection(progress, now) {
   var notes = [];
   if (progress.outside > 0) notes.push(progress.outside + ' reporting host' + (progress.outside === 1 ? ' is' : 's are') + ' outside the rollout');
   if (progress.events) notes.push('events of this sequence: ' + (progress.events.length === 0 ? 'none yet' : progress.events.map(function (e) { return e[0] + ' ' + e[1]; }).join(', ')));
+  if (progress.eventsError !== null) notes.push('events/ could not be listed: ' + progress.eventsError);
   if (notes.length) wrap.appendChild(el('p', { className: 'small muted', text: notes.join(' \u00b7 ') }));
   return wrap;
 }
 
 function historySection(data, now) {
   var wrap = el('div', null, el('h2', { text: 'History (newest ' + data.history.length + ' of ' + data.historyCount + ')' }));
+  if (data.historyError !== null) { wrap.appendChild(el('p', { className: 'warn', data: { historyError: '1' }, text: 'history/ could not be listed: ' + data.historyError })); return wrap; }
   if (data.history.length === 0) { wrap.appendChild(el('p', { className: 'muted', text: 'history/ holds nothing for this app and env.' })); return wrap; }
   var body = el('tbody');
   data.history.forEach(function (h) {

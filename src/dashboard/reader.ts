@@ -165,9 +165,9 @@ export class BucketReader {
       const id = `${entry.app}/${entry.env}`;
       const channel = this.#manifests.get(`${keys.channels}${id}.json`)?.value;
       const pin = this.#manifests.get(`${keys.pins}${id}.json`)?.value;
-      const history = await this.#historyOf(entry.app, entry.env, entry.changed, counter, signal);
+      const history = await this.#tolerate(() => this.#historyOf(entry.app, entry.env, entry.changed, counter, signal), signal);
       const sequence = isEnvelope(channel) && 'info' in channel.read ? channel.read.info.sequence : undefined;
-      const events = await this.#eventsOf(entry.app, entry.env, sequence, entry.changed || entry.outcome, counter, signal);
+      const events = await this.#tolerate(() => this.#eventsOf(entry.app, entry.env, sequence, entry.changed || entry.outcome, counter, signal), signal);
       const reports = (reportsByAppEnv.get(id) ?? []).sort((a, b) => (a.key < b.key ? -1 : 1));
       apps.push({
         app: entry.app,
@@ -175,9 +175,10 @@ export class BucketReader {
         ...(channel === undefined ? {} : { channel }),
         ...(pin === undefined ? {} : { pin }),
         reports,
-        history: history.shown,
-        historyCount: history.count,
-        ...(events === undefined ? {} : { events }),
+        history: 'error' in history ? [] : history.value.shown,
+        historyCount: 'error' in history ? 0 : history.value.count,
+        ...('error' in history ? { historyError: history.error } : {}),
+        ...('error' in events ? { eventsError: events.error } : events.value === undefined ? {} : { events: events.value }),
       });
     });
     apps.sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : a.env < b.env ? -1 : a.env > b.env ? 1 : 0));
@@ -189,6 +190,20 @@ export class BucketReader {
       requests: { ...counter },
       apps,
     };
+  }
+
+  /**
+   * history/ and events/ are extras: a listing that fails (an IAM policy without events/, say) is
+   * reported on the page instead of failing the whole refresh, and retried on the next one.
+   */
+  async #tolerate<T>(read: () => Promise<T>, signal: AbortSignal | undefined): Promise<{ value: T } | { error: string }> {
+    try {
+      return { value: await read() };
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const e = toHoistError(error);
+      return { error: `${e.code}: ${e.message}` };
+    }
   }
 
   async #list(prefix: string, counter: Counter, signal: AbortSignal | undefined): Promise<ListedKey[]> {
@@ -214,6 +229,7 @@ export class BucketReader {
     const folder = this.#keys.history(app, env);
     let listing = this.#historyListings.get(id);
     if (listing === undefined || changed) {
+      this.#historyListings.delete(id);
       const items = await this.#list(folder, counter, signal);
       const parsed = items.flatMap((item) => {
         const at = parseHistoryKey(folder, item.key);
@@ -248,6 +264,7 @@ export class BucketReader {
     const held = this.#events.get(id);
     if (held !== undefined && held.events.sequence === sequence && !changed && !held.again) return held.events;
     const folder = this.#keys.events(app, env, sequence);
+    this.#events.delete(id);
     const outcomes = new Map<string, string[]>();
     for (const item of await this.#list(folder, counter, signal)) {
       const at = parseEventKey(folder, item.key);

@@ -55,6 +55,9 @@ export interface AppEnvSnapshot {
   readonly historyCount: number;
   /** The events of the channel's current sequence, when read. */
   readonly events?: SequenceEvents;
+  /** Why history/ or events/ could not be listed (the rest of the page still shows). */
+  readonly historyError?: string;
+  readonly eventsError?: string;
 }
 
 export interface RequestCounts {

@@ -71,6 +71,8 @@ export interface ProgressView {
   readonly halt: { readonly limit: number; readonly text: string; readonly failures: number; readonly reached: boolean } | null;
   /** Outcome counts from events/ for the current sequence, when read. */
   readonly events: ReadonlyArray<readonly [string, number]> | null;
+  /** Why events/ could not be listed. */
+  readonly eventsError: string | null;
 }
 
 export interface OverviewRow {
@@ -144,6 +146,8 @@ export interface AppView extends Header {
   readonly hosts: readonly HostRow[];
   readonly history: readonly HistoryRow[];
   readonly historyCount: number;
+  /** Why history/ could not be listed. */
+  readonly historyError: string | null;
 }
 
 /** The states agents report, in the order the page lists them; others follow alphabetically. */
@@ -174,7 +178,7 @@ export function appPage(snapshot: BucketSnapshot, app: string, env: string, ctx:
   const data = snapshot.apps.find((a) => a.app === app && a.env === env);
   if (data === undefined) return undefined;
   const { row, hosts } = appRow(data, ctx);
-  return { ...header(snapshot, ctx), row, hosts, history: historyRows(data, ctx), historyCount: data.historyCount };
+  return { ...header(snapshot, ctx), row, hosts, history: historyRows(data, ctx), historyCount: data.historyCount, historyError: data.historyError ?? null };
 }
 
 function header(snapshot: BucketSnapshot, ctx: ViewContext): Header {
@@ -362,7 +366,7 @@ function progressView(data: AppEnvSnapshot, release: ManifestInfo, plan: Rollout
   const haltedByEvent = eventHosts('halted');
   const eventCounts = events === undefined ? null : [...events.outcomes].map(([outcome, hosts]) => [outcome, hosts.length] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (plan.kind === 'invalid') {
-    return { kind: 'invalid', reason: plan.reason, sequence, steps: [], outside: 0, halt: null, events: eventCounts };
+    return { kind: 'invalid', reason: plan.reason, sequence, steps: [], outside: 0, halt: null, events: eventCounts, eventsError: data.eventsError ?? null };
   }
   const steps = plan.steps.map((s) => ({ ...s, hosts: 0, done: 0, failed: 0, waiting: 0, halted: 0 }));
   let outside = 0;
@@ -408,6 +412,7 @@ function progressView(data: AppEnvSnapshot, release: ManifestInfo, plan: Rollout
     outside,
     halt: limit === undefined ? null : { limit: limit.limit, text: limit.text, failures, reached: failures >= limit.limit || halted > 0 },
     events: eventCounts,
+    eventsError: data.eventsError ?? null,
   };
 }
 

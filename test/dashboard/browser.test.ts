@@ -117,7 +117,7 @@ test('a real agent and synthetic reports: overview counts, a rollback turns red 
   assert.match(await inPage<string>(page, `document.querySelector('table.history').textContent`), /1\.0\.0.*ci.*commit: a1b2c3d/s, 'history names the signer');
   await page.evaluate('window.__sameDocument = true');
 
-  const broken = await ops(h, publishArgs(h, '2.0.0', v2));
+  const broken = await ops(h, [...publishArgs(h, '2.0.0', v2), '--commit', 'e4f5a6b', '--by', 'ci']);
   assert.equal(broken.code, 0, broken.stderr);
   await eventually(async () => (await reportState('host-1')) === 'rolled-back', 'the agent rolled 2.0.0 back', 90_000);
   const seenAt = (JSON.parse((await get(dash.port, '/api/overview')).body) as { refresh: number }).refresh;

@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { Script } from 'node:vm';
+import { S3Client } from '@aws-sdk/client-s3';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { CLIENT_JS } from '../../src/dashboard/assets.ts';
 import { LiveFleet } from '../../src/dashboard/live.ts';
 import { BucketReader } from '../../src/dashboard/reader.ts';
 import { serveDashboard } from '../../src/dashboard/server.ts';
+import { appPage } from '../../src/dashboard/view.ts';
 import { startAws } from '../helpers/fauxqs.ts';
 import { HOIST_BIN, run } from '../helpers/harness.ts';
 import { events, get, putAll, releasePayload, remove, SHA, signed, startDashboard, statusReport } from './rig.ts';
@@ -50,6 +52,39 @@ test('a refresh costs one LIST page per 1,000 reports plus the changed objects',
   assert.equal(s.apps[0]?.reports.length, 2499, 'a deleted report is gone');
   assert.equal(s.apps[0]?.reports.find((r) => r.keyHost === 'host-0007')?.report?.state, 'rolled-back');
   assert.deepEqual(s.apps[0]?.history.map((h) => h.sequence), [2, 1]);
+});
+
+test('history/ or events/ that cannot be listed are reported on the page, not a failed refresh', { timeout: 60_000 }, async () => {
+  await using aws = await startAws();
+  await aws.createBucket(BUCKET);
+  const ci = generateKeyPair();
+  await putAll(aws.s3, BUCKET, [
+    { key: 'channels/web/prod.json', body: signed(releasePayload({ app: 'web', env: 'prod', version: '1.0.0', sha256: SHA('1'), sequence: 5 }), [ci.privatePem]) },
+    { key: 'status/web/prod/h1.json', body: statusReport({ host: 'h1', app: 'web', env: 'prod', state: 'healthy' }) },
+  ]);
+  // An IAM policy that leaves out history/ and events/: S3 answers AccessDenied to those listings.
+  const s3 = new S3Client({ endpoint: aws.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  s3.middlewareStack.add(
+    (next) => async (args) => {
+      const prefix = (args.input as { Prefix?: string }).Prefix ?? '';
+      if (prefix.startsWith('history/') || prefix.startsWith('events/')) throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+      return next(args);
+    },
+    { step: 'initialize' },
+  );
+  try {
+    const reader = new BucketReader(s3, { bucket: BUCKET, prefix: '' });
+    const snapshot = await reader.refresh(AbortSignal.timeout(30_000));
+    const page = appPage(snapshot, 'web', 'prod', { now: Date.now(), staleAfterMs: 900_000 });
+    assert.equal(page?.hosts.length, 1, 'the reports still show');
+    assert.match(page?.historyError ?? '', /^HOIST_S3: S3 ListObjectsV2 s3:\/\/hoist-dash\/history\/web\/prod\/ failed: access denied/);
+    assert.match(page?.row.progress?.eventsError ?? '', /^HOIST_S3: S3 ListObjectsV2 .* access denied/);
+    assert.equal(page?.row.desired?.version, '1.0.0');
+    const again = await reader.refresh(AbortSignal.timeout(30_000));
+    assert.equal(again.requests.list, 5, 'both listings are tried again on the next refresh');
+  } finally {
+    s3.destroy();
+  }
 });
 
 test('the server: Host check, read-only, headers, JSON views, live refresh events', { timeout: 60_000 }, async () => {
