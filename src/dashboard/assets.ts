@@ -77,7 +77,7 @@ a.chip:hover { text-decoration: none; border-color: currentColor; }
 .mark { display: inline-block; margin: 0 4px 4px 0; padding: 1px 8px; border-radius: 4px; font-size: 12px; font-weight: 600; color: #fff; background: var(--bad); }
 .trust-verified { color: var(--ok); }
 .trust-unverified { color: var(--wait); }
-.trust-rejected, .trust-unreadable, .trust-invalid, .trust-unknown-key { color: var(--bad); font-weight: 600; }
+.trust-rejected, .trust-unreadable, .trust-invalid, .trust-unknown-key, .trust-mismatch { color: var(--bad); font-weight: 600; }
 .warn { color: var(--bad); font-size: 12px; }
 .bar { display: flex; height: 12px; width: 220px; border-radius: 6px; overflow: hidden; background: var(--idle-bg); border: 1px solid var(--line); }
 .seg { position: relative; height: 100%; border-right: 1px solid #fff; background: #dfe3e8; }
@@ -478,6 +478,7 @@ function rolloutSection(progress, now) {
 
 function historySection(data, now) {
   var wrap = el('div', null, el('h2', { text: 'History (newest ' + data.history.length + ' of ' + data.historyCount + ')' }));
+  if (data.approvalsError !== null) wrap.appendChild(el('p', { className: 'warn', text: 'approvals/ could not be listed: ' + data.approvalsError }));
   if (data.historyError !== null) { wrap.appendChild(el('p', { className: 'warn', data: { historyError: '1' }, text: 'history/ could not be listed: ' + data.historyError })); return wrap; }
   if (data.history.length === 0) { wrap.appendChild(el('p', { className: 'muted', text: 'history/ holds nothing for this app and env.' })); return wrap; }
   var body = el('tbody');
@@ -490,6 +491,8 @@ function historySection(data, now) {
       el('td', { className: 'small', text: clock(h.issuedAt) }),
       el('td', { className: 'small' }, h.signers.length === 0 ? '-' : h.signers.map(function (s, i) {
         return [i ? ', ' : '', el('span', { className: 'trust-' + s.status, data: { signer: s.status } }, s.name + (s.status === 'verified' ? '' : ' (' + s.status + ')'))];
+      }), h.approvals.map(function (a) {
+        return el('div', { className: 'trust-' + a.status, data: { approval: a.status } }, 'approved by ' + a.name + (a.at === null ? '' : ' at ' + clock(a.at)) + (a.status === 'verified' ? '' : ' (' + a.status + ')'));
       })),
       el('td', { className: 'small', text: h.rollout === null ? (h.reason === null ? '' : 'reason: ' + h.reason) : h.rollout }),
       el('td', { className: 'small' }, h.notes.map(function (n) { return el('div', { text: n[0] + ': ' + n[1] }); }), h.error !== null ? el('div', { className: 'warn', text: h.error }) : null)));

@@ -6,6 +6,7 @@
  *   <prefix>status/<app>/<env>/<host-id>.json
  *   <prefix>history/<app>/<env>/<sequence>.json  and  .../pins/<sequence>.json
  *   <prefix>events/<app>/<env>/<sequence>/<outcome>/<host-id>.json
+ *   <prefix>approvals/<app>/<env>/<sequence>/<keyid>.json
  */
 import { normalizePrefix } from '../aws/keys.ts';
 
@@ -16,6 +17,7 @@ export interface DashboardKeys {
   readonly status: string;
   history(app: string, env: string): string;
   events(app: string, env: string, sequence: number): string;
+  approvals(app: string, env: string): string;
 }
 
 export function dashboardKeys(prefix: string): DashboardKeys {
@@ -27,6 +29,7 @@ export function dashboardKeys(prefix: string): DashboardKeys {
     status: `${p}status/`,
     history: (app, env) => `${p}history/${app}/${env}/`,
     events: (app, env, sequence) => `${p}events/${app}/${env}/${sequence}/`,
+    approvals: (app, env) => `${p}approvals/${app}/${env}/`,
   };
 }
 
@@ -83,4 +86,14 @@ export function parseEventKey(folder: string, key: string): { outcome: string; h
   if (parts.length !== 2) return undefined;
   const [outcome, host] = parts;
   return isSegment(outcome) && isSegment(host) ? { outcome, host } : undefined;
+}
+
+/** `<sequence>/<keyid>.json` under an app/env's approvals folder. */
+export function parseApprovalKey(folder: string, key: string): { sequence: number; keyId: string } | undefined {
+  if (!key.startsWith(folder) || !key.endsWith('.json')) return undefined;
+  const parts = key.slice(folder.length, -'.json'.length).split('/');
+  if (parts.length !== 2) return undefined;
+  const sequence = sequenceOf(parts[0]);
+  const keyId = parts[1];
+  return sequence !== undefined && isSegment(keyId) ? { sequence, keyId } : undefined;
 }

@@ -143,3 +143,63 @@ function signatureVerifies(message: Buffer, key: KeyObject, sig: string): boolea
     return false;
   }
 }
+
+export const APPROVAL_PAYLOAD_TYPE = 'application/vnd.hoist.approval+json';
+
+export interface ApprovalInfo {
+  readonly app?: string;
+  readonly env?: string;
+  readonly sequence?: number;
+  readonly sha256?: string;
+  readonly keyId?: string;
+  readonly at?: number;
+}
+
+export type ReadApproval = { readonly info: ApprovalInfo; readonly envelope: Envelope } | { readonly error: string };
+
+/** Decodes a signed approval statement (`hoist approve` writes them) without verifying it. */
+export function readApproval(bytes: Uint8Array): ReadApproval {
+  const value = parseJson(bytes);
+  if (value === undefined) return { error: 'not JSON' };
+  let envelope: Envelope;
+  try {
+    envelope = checkEnvelopeShape(value);
+  } catch (error) {
+    return { error: isHoistError(error) ? error.message : 'not a DSSE envelope' };
+  }
+  if (envelope.payloadType !== APPROVAL_PAYLOAD_TYPE) return { error: `payloadType is not ${APPROVAL_PAYLOAD_TYPE}` };
+  const payload = record(parseJson(decodePayload(envelope)));
+  if (payload === undefined) return { error: 'the payload is not a JSON object' };
+  const info: Record<string, unknown> = {
+    app: text(payload.app, 128),
+    env: text(payload.env, 128),
+    sequence: number(payload.sequence),
+    sha256: text(payload.sha256, 128),
+    keyId: text(payload.keyid, 128),
+    at: time(payload.at),
+  };
+  for (const k of Object.keys(info)) if (info[k] === undefined) delete info[k];
+  return { info, envelope };
+}
+
+export interface Approval {
+  readonly name: string;
+  readonly at: number | null;
+  /** `mismatch`: the statement approves another app, env, sequence or artifact than its manifest. */
+  readonly status: Signer['status'] | 'mismatch';
+}
+
+/**
+ * An approval statement of a manifest: who (the key that signed the statement, named with the
+ * trust policy when its signature verifies) and when, checked against the manifest it sits beside.
+ */
+export function approvalOf(read: ReadApproval, manifest: { app: string; env: string; sequence: number; sha256: string | undefined }, policy: TrustPolicy | undefined): Approval {
+  if ('error' in read) return { name: 'unreadable approval', at: null, status: 'invalid' };
+  const { info, envelope } = read;
+  const [signer] = signersOf(envelope, policy);
+  const name = signer?.name ?? 'unsigned approval';
+  const at = info.at ?? null;
+  const matches = info.app === manifest.app && info.env === manifest.env && info.sequence === manifest.sequence && info.sha256 !== undefined && info.sha256 === manifest.sha256 && info.keyId === envelope.signatures[0]?.keyid;
+  if (!matches) return { name, at, status: 'mismatch' };
+  return { name, at, status: signer?.status ?? 'invalid' };
+}

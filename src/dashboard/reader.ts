@@ -5,9 +5,9 @@
  * - one listing each of `channels/`, `pins/` and `status/` (one LIST page per 1,000 objects);
  *   a listing carries every object's ETag, so only objects whose ETag changed are fetched, each
  *   with a conditional GET (`If-None-Match`) against what is held;
- * - `history/<app>/<env>/` is listed again only when that app/env's channel or pin changed (every
- *   publish writes both), and only the newest entries shown are fetched, once each (history is
- *   written once);
+ * - `history/<app>/<env>/` and `approvals/<app>/<env>/` are listed again only when that app/env's
+ *   channel or pin changed (every publish and approval rewrites one), and only the newest entries
+ *   shown and their approvals are fetched, once each (both are written once);
  * - `events/<app>/<env>/<sequence>/` of the current release is listed when the release changed or
  *   a host's last outcome did (an event is written with each outcome), and once more on the next
  *   refresh, for an event that lands just after its report.
@@ -19,8 +19,8 @@ import { getObjectIfChanged, listKeys, type ListedKey } from '../aws/object-stor
 import { DEFAULT_MAX_ENVELOPE_BYTES } from '../dsse/envelope.ts';
 import { toHoistError } from '../errors.ts';
 import { mapLimit } from '../fleet/map-limit.ts';
-import { dashboardKeys, parseEventKey, parseHistoryKey, parseManifestKey, parseStatusKey, type DashboardKeys } from './keys.ts';
-import { readEnvelope } from './manifest-view.ts';
+import { dashboardKeys, parseApprovalKey, parseEventKey, parseHistoryKey, parseManifestKey, parseStatusKey, type DashboardKeys } from './keys.ts';
+import { readApproval, readEnvelope, type ReadApproval } from './manifest-view.ts';
 import { readReport } from './report-view.ts';
 import { isEnvelope, type AppEnvSnapshot, type BucketSnapshot, type HistoryObject, type ManifestObject, type ReportObject, type SequenceEvents } from './snapshot.ts';
 import { parseJson } from './untrusted.ts';
@@ -44,6 +44,9 @@ interface Held<T> {
 
 interface HistoryListing {
   readonly keys: ReadonlyArray<{ key: string; etag: string | undefined; kind: 'release' | 'pin'; sequence: number }>;
+  /** Approval statement keys by sequence; undefined when approvals/ could not be listed. */
+  readonly approvals: ReadonlyMap<number, ReadonlyArray<{ key: string; etag: string | undefined }>> | undefined;
+  readonly approvalsError?: string;
 }
 
 interface EventsHeld {
@@ -70,6 +73,7 @@ export class BucketReader {
   readonly #manifests = new Map<string, Held<ManifestObject>>();
   readonly #reports = new Map<string, Held<ReportObject>>();
   readonly #history = new Map<string, Held<ManifestObject>>();
+  readonly #approvals = new Map<string, Held<ReadApproval>>();
   readonly #historyListings = new Map<string, HistoryListing>();
   readonly #events = new Map<string, EventsHeld>();
 
@@ -177,7 +181,7 @@ export class BucketReader {
         reports,
         history: 'error' in history ? [] : history.value.shown,
         historyCount: 'error' in history ? 0 : history.value.count,
-        ...('error' in history ? { historyError: history.error } : {}),
+        ...('error' in history ? { historyError: history.error } : history.value.approvalsError === undefined ? {} : { approvalsError: history.value.approvalsError }),
         ...('error' in events ? { eventsError: events.error } : events.value === undefined ? {} : { events: events.value }),
       });
     });
@@ -224,7 +228,7 @@ export class BucketReader {
     }
   }
 
-  async #historyOf(app: string, env: string, changed: boolean, counter: Counter, signal: AbortSignal | undefined): Promise<{ shown: HistoryObject[]; count: number }> {
+  async #historyOf(app: string, env: string, changed: boolean, counter: Counter, signal: AbortSignal | undefined): Promise<{ shown: HistoryObject[]; count: number; approvalsError?: string }> {
     const id = `${app}/${env}`;
     const folder = this.#keys.history(app, env);
     let listing = this.#historyListings.get(id);
@@ -236,10 +240,25 @@ export class BucketReader {
         return at === undefined ? [] : [{ key: item.key, etag: item.etag, ...at }];
       });
       parsed.sort((a, b) => b.sequence - a.sequence || (a.kind === b.kind ? 0 : a.kind === 'release' ? -1 : 1));
-      listing = { keys: parsed };
+      const approvalsFolder = this.#keys.approvals(app, env);
+      const approvalItems = await this.#tolerate(() => this.#list(approvalsFolder, counter, signal), signal);
+      let approvals: Map<number, Array<{ key: string; etag: string | undefined }>> | undefined;
+      if (!('error' in approvalItems)) {
+        approvals = new Map();
+        for (const item of approvalItems.value) {
+          const at = parseApprovalKey(approvalsFolder, item.key);
+          if (at === undefined) continue;
+          const list = approvals.get(at.sequence) ?? [];
+          list.push({ key: item.key, etag: item.etag });
+          approvals.set(at.sequence, list);
+        }
+      }
+      listing = { keys: parsed, approvals, ...('error' in approvalItems ? { approvalsError: approvalItems.error } : {}) };
       this.#historyListings.set(id, listing);
-      const kept = new Set(parsed.map((p) => p.key));
-      for (const key of [...this.#history.keys()]) if (key.startsWith(folder) && !kept.has(key)) this.#history.delete(key);
+      const kept = new Set([...parsed.map((p) => p.key), ...[...(approvals?.values() ?? [])].flat().map((a) => a.key)]);
+      for (const map of [this.#history, this.#approvals] as const) {
+        for (const key of [...map.keys()]) if ((key.startsWith(folder) || key.startsWith(approvalsFolder)) && !kept.has(key)) map.delete(key);
+      }
     }
     const newest = listing.keys.slice(0, this.#historyLimit);
     const shown = await mapLimit(newest, this.#concurrency, async (k): Promise<HistoryObject> => {
@@ -250,9 +269,20 @@ export class BucketReader {
         this.#history.set(k.key, next);
         held = next;
       }
-      return { key: k.key, kind: k.kind, sequence: k.sequence, object: held.value };
+      const statements = k.kind === 'release' ? listing.approvals?.get(k.sequence) : undefined;
+      if (statements === undefined) return { key: k.key, kind: k.kind, sequence: k.sequence, object: held.value };
+      const approvals = await mapLimit(statements, this.#concurrency, async (a) => {
+        let statement = this.#approvals.get(a.key);
+        if (statement === undefined || (a.etag !== undefined && statement.etag !== a.etag)) {
+          const fetched = await this.#get(a.key, statement?.etag, DEFAULT_MAX_ENVELOPE_BYTES, counter, signal);
+          statement = approvalOf(fetched, statement) ?? { etag: undefined, value: { error: 'deleted while it was read' } };
+          this.#approvals.set(a.key, statement);
+        }
+        return { key: a.key, read: statement.value };
+      });
+      return { key: k.key, kind: k.kind, sequence: k.sequence, object: held.value, approvals };
     });
-    return { shown, count: listing.keys.length };
+    return { shown, count: listing.keys.length, ...(listing.approvalsError === undefined ? {} : { approvalsError: listing.approvalsError }) };
   }
 
   async #eventsOf(app: string, env: string, sequence: number | undefined, changed: boolean, counter: Counter, signal: AbortSignal | undefined): Promise<SequenceEvents | undefined> {
@@ -289,6 +319,19 @@ function manifestOf(key: string, fetched: Fetched, held: Held<ManifestObject> | 
       return { etag: undefined, value: { key, error: fetched.error } };
     case 'ok':
       return { etag: fetched.etag, value: { key, bytes: fetched.body, read: readEnvelope(fetched.body) } };
+  }
+}
+
+function approvalOf(fetched: Fetched, held: Held<ReadApproval> | undefined): Held<ReadApproval> | undefined {
+  switch (fetched.status) {
+    case 'missing':
+      return undefined;
+    case 'not-modified':
+      return held;
+    case 'error':
+      return { etag: undefined, value: { error: fetched.error } };
+    case 'ok':
+      return { etag: fetched.etag, value: readApproval(fetched.body) };
   }
 }
 

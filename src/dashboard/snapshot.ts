@@ -2,7 +2,7 @@
  * What one refresh read from the bucket, as plain data: the input of the pure view functions
  * (view.ts) and the output of the reader (reader.ts). Nothing here is verified or trusted.
  */
-import type { ReadEnvelope } from './manifest-view.ts';
+import type { ReadApproval, ReadEnvelope } from './manifest-view.ts';
 import type { HostReport } from './report-view.ts';
 
 /** A channel, pin or history object: its bytes (for verification) and what they decode to. */
@@ -34,6 +34,8 @@ export interface HistoryObject {
   readonly kind: 'release' | 'pin';
   readonly sequence: number;
   readonly object: ManifestObject;
+  /** The approval statements under approvals/<app>/<env>/<sequence>/ (releases only). */
+  readonly approvals?: ReadonlyArray<{ readonly key: string; readonly read: ReadApproval }>;
 }
 
 /** The events of one sequence: outcome folder name → host ids. */
@@ -58,6 +60,7 @@ export interface AppEnvSnapshot {
   /** Why history/ or events/ could not be listed (the rest of the page still shows). */
   readonly historyError?: string;
   readonly eventsError?: string;
+  readonly approvalsError?: string;
 }
 
 export interface RequestCounts {

@@ -5,7 +5,7 @@
  */
 import { cohortValue } from '../agent/decide.ts';
 import type { TrustPolicy } from '../trust/policy.ts';
-import { signersOf, verdictOf, type ManifestInfo, type Signer, type TrustVerdict } from './manifest-view.ts';
+import { approvalOf, signersOf, verdictOf, type Approval, type ManifestInfo, type Signer, type TrustVerdict } from './manifest-view.ts';
 import { haltLimit, planRollout, stepOf, type RolloutPlan } from './rollout.ts';
 import { isEnvelope, type AppEnvSnapshot, type BucketSnapshot, type ManifestObject, type ReportObject } from './snapshot.ts';
 
@@ -118,6 +118,8 @@ export interface HistoryRow {
   readonly sha12: string | null;
   readonly issuedAt: number | null;
   readonly signers: readonly Signer[];
+  /** The signed approval statements of approvals/, oldest first. */
+  readonly approvals: readonly Approval[];
   readonly notes: ReadonlyArray<readonly [string, string]>;
   readonly reason: string | null;
   readonly rollout: string | null;
@@ -146,8 +148,9 @@ export interface AppView extends Header {
   readonly hosts: readonly HostRow[];
   readonly history: readonly HistoryRow[];
   readonly historyCount: number;
-  /** Why history/ could not be listed. */
+  /** Why history/ (or approvals/) could not be listed. */
   readonly historyError: string | null;
+  readonly approvalsError: string | null;
 }
 
 /** The states agents report, in the order the page lists them; others follow alphabetically. */
@@ -178,7 +181,7 @@ export function appPage(snapshot: BucketSnapshot, app: string, env: string, ctx:
   const data = snapshot.apps.find((a) => a.app === app && a.env === env);
   if (data === undefined) return undefined;
   const { row, hosts } = appRow(data, ctx);
-  return { ...header(snapshot, ctx), row, hosts, history: historyRows(data, ctx), historyCount: data.historyCount, historyError: data.historyError ?? null };
+  return { ...header(snapshot, ctx), row, hosts, history: historyRows(data, ctx), historyCount: data.historyCount, historyError: data.historyError ?? null, approvalsError: data.approvalsError ?? null };
 }
 
 function header(snapshot: BucketSnapshot, ctx: ViewContext): Header {
@@ -420,7 +423,7 @@ function historyRows(data: AppEnvSnapshot, ctx: ViewContext): HistoryRow[] {
   const channel = infoOf(data.channel);
   const pin = infoOf(data.pin);
   return data.history.map((h): HistoryRow => {
-    const base = { key: h.key, sequence: h.sequence, version: null, sha12: null, issuedAt: null, signers: [], notes: [], reason: null, rollout: null, current: false };
+    const base = { key: h.key, sequence: h.sequence, version: null, sha12: null, issuedAt: null, signers: [], approvals: [], notes: [], reason: null, rollout: null, current: false };
     const object = h.object;
     if (!isEnvelope(object)) return { ...base, kind: 'unreadable', error: object.error };
     if (!('info' in object.read)) return { ...base, kind: 'unreadable', error: object.read.error };
@@ -435,6 +438,9 @@ function historyRows(data: AppEnvSnapshot, ctx: ViewContext): HistoryRow[] {
       sha12: info.sha256?.slice(0, 12) ?? null,
       issuedAt: info.issuedAt ?? null,
       signers: signersOf(object.read.envelope, ctx.policy),
+      approvals: (h.approvals ?? [])
+        .map((a) => approvalOf(a.read, { app: data.app, env: data.env, sequence: h.sequence, sha256: info.sha256 }, ctx.policy))
+        .sort((a, b) => (a.at ?? 0) - (b.at ?? 0)),
       notes: info.notes,
       reason: info.reason ?? null,
       rollout: h.kind === 'release' ? rolloutText(info) : null,

@@ -15,11 +15,12 @@ import { events, get, putAll, releasePayload, remove, SHA, signed, startDashboar
 
 const BUCKET = 'hoist-dash';
 
-test('a refresh costs one LIST page per 1,000 reports plus the changed objects', { timeout: 120_000 }, async (t) => {
+test('a refresh costs one LIST page per 1,000 reports plus the changed objects', { timeout: 180_000 }, async (t) => {
   await using aws = await startAws();
   await aws.createBucket(BUCKET);
   const ci = generateKeyPair();
-  const hosts = Array.from({ length: 2500 }, (_, i) => `host-${String(i).padStart(4, '0')}`);
+  // 2,001 reports: three LIST pages of status/.
+  const hosts = Array.from({ length: 2001 }, (_, i) => `host-${String(i).padStart(4, '0')}`);
   const report = (host: string, state = 'healthy'): { key: string; body: string } => ({ key: `status/web/prod/${host}.json`, body: statusReport({ host, app: 'web', env: 'prod', state }) });
   const channel = (sequence: number, version: string): Array<{ key: string; body: string }> => {
     const body = signed(releasePayload({ app: 'web', env: 'prod', version, sha256: SHA(version.charAt(0)), sequence }), [ci.privatePem]);
@@ -33,23 +34,23 @@ test('a refresh costs one LIST page per 1,000 reports plus the changed objects',
     t.diagnostic(`${what}: ${s.requests.list} LIST, ${s.requests.get} GET (${s.requests.notModified} not modified), ${s.durationMs} ms, ${s.apps[0]?.reports.length ?? 0} reports`);
     return s.requests;
   };
-  // channels/ + pins/ + 3 pages of status/, then history/ and events/ of web/prod: all new.
-  assert.deepEqual(await refresh('first refresh of 2,500 reports'), { list: 7, get: 2502, notModified: 0 });
+  // channels/ + pins/ + 3 pages of status/, then history/, approvals/ and events/ of web/prod: all new.
+  assert.deepEqual(await refresh('first refresh of 2,001 reports'), { list: 8, get: 2003, notModified: 0 });
   // Events are listed once more after a change (an event may land just after its report).
   assert.deepEqual(await refresh('nothing changed'), { list: 6, get: 0, notModified: 0 });
   assert.deepEqual(await refresh('nothing changed'), { list: 5, get: 0, notModified: 0 });
 
-  await putAll(aws.s3, BUCKET, [report('host-0007', 'rolled-back'), report('host-2222', 'failed')]);
+  await putAll(aws.s3, BUCKET, [report('host-0007', 'rolled-back'), report('host-1999', 'failed')]);
   assert.deepEqual(await refresh('two reports changed'), { list: 6, get: 2, notModified: 0 });
   assert.deepEqual(await refresh('nothing changed'), { list: 6, get: 0, notModified: 0 });
   assert.deepEqual(await refresh('nothing changed'), { list: 5, get: 0, notModified: 0 });
 
-  await putAll(aws.s3, BUCKET, channel(2, '2.0.0'));
-  assert.deepEqual(await refresh('a new release'), { list: 7, get: 2, notModified: 0 });
+  await putAll(aws.s3, BUCKET, [...channel(2, '2.0.0'), { key: 'approvals/web/prod/2/abc.json', body: '{}' }]);
+  assert.deepEqual(await refresh('a new release, approved'), { list: 8, get: 3, notModified: 0 });
 
   await remove(aws.s3, BUCKET, 'status/web/prod/host-0001.json');
   const s = await reader.refresh(AbortSignal.timeout(60_000));
-  assert.equal(s.apps[0]?.reports.length, 2499, 'a deleted report is gone');
+  assert.equal(s.apps[0]?.reports.length, 2000, 'a deleted report is gone');
   assert.equal(s.apps[0]?.reports.find((r) => r.keyHost === 'host-0007')?.report?.state, 'rolled-back');
   assert.deepEqual(s.apps[0]?.history.map((h) => h.sequence), [2, 1]);
 });

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, sign } from 'node:crypto';
+import { pae } from '../../src/dsse/pae.ts';
 import { cohortValue } from '../../src/agent/decide.ts';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { addSignature, serializeEnvelope, signEnvelope } from '../../src/dsse/envelope.ts';
-import { readEnvelope } from '../../src/dashboard/manifest-view.ts';
+import { APPROVAL_PAYLOAD_TYPE, readApproval, readEnvelope } from '../../src/dashboard/manifest-view.ts';
 import { readReport } from '../../src/dashboard/report-view.ts';
 import type { AppEnvSnapshot, BucketSnapshot, ReportObject } from '../../src/dashboard/snapshot.ts';
 import { appPage, overview, toneOf, type ViewContext } from '../../src/dashboard/view.ts';
@@ -36,6 +37,13 @@ function release(version: string, sha256: string, sequence: number, extra: Recor
     artifact: { key: `artifacts/web/${sha256}.tar.gz`, sha256, size: 10, format: 'tar+gzip' },
     issuedAt: iso(NOW - 60 * MIN), expiresAt: iso(NOW + 86_400_000), rollout: { percent: 100 }, notes: { by: 'ci', commit: 'abc123' }, ...extra,
   };
+}
+
+/** A signed approval statement, as `hoist approve` writes it to approvals/. */
+function approval(signer: keyof typeof keys, payload: Record<string, unknown>): Uint8Array {
+  const bytes = Buffer.from(JSON.stringify({ keyid: keys[signer].keyId, ...payload }));
+  const sig = sign(null, pae(APPROVAL_PAYLOAD_TYPE, bytes), createPrivateKey(keys[signer].privatePem)).toString('base64');
+  return Buffer.from(JSON.stringify({ payloadType: APPROVAL_PAYLOAD_TYPE, payload: bytes.toString('base64'), signatures: [{ keyid: keys[signer].keyId, sig }] }));
 }
 
 function object(key: string, bytes: Uint8Array): { key: string; bytes: Uint8Array; read: ReturnType<typeof readEnvelope> } {
@@ -205,10 +213,18 @@ test('history: newest first, signers named and checked with --trust, unverified 
   const tampered = JSON.parse(Buffer.from(v1).toString('utf8')) as { signatures: Array<{ keyid: string; sig: string }> };
   const sig = tampered.signatures[0];
   if (sig !== undefined) sig.sig = Buffer.alloc(64).toString('base64');
+  const approved = { app: 'web', env: 'prod', sequence: 20, sha256: SHA_V2 };
+  const approvals = [
+    { key: 'approvals/web/prod/20/b.json', read: readApproval(approval('ops', { ...approved, at: iso(NOW - 2 * MIN) })) },
+    { key: 'approvals/web/prod/20/a.json', read: readApproval(approval('ci', { ...approved, at: iso(NOW - 5 * MIN) })) },
+    { key: 'approvals/web/prod/20/c.json', read: readApproval(approval('intruder', { ...approved, at: iso(NOW - MIN) })) },
+    { key: 'approvals/web/prod/20/d.json', read: readApproval(approval('ops', { ...approved, sequence: 19, at: iso(NOW) })) },
+    { key: 'approvals/web/prod/20/e.json', read: readApproval(Buffer.from('{}')) },
+  ];
   const data = webProd({
     channel: object('channels/web/prod.json', v2),
     history: [
-      { key: 'history/web/prod/20.json', kind: 'release', sequence: 20, object: object('history/web/prod/20.json', v2) },
+      { key: 'history/web/prod/20.json', kind: 'release', sequence: 20, object: object('history/web/prod/20.json', v2), approvals },
       { key: 'history/web/prod/11.json', kind: 'release', sequence: 11, object: object('history/web/prod/11.json', Buffer.from(JSON.stringify(tampered))) },
       { key: 'history/web/prod/10.json', kind: 'release', sequence: 10, object: object('history/web/prod/10.json', v1) },
       { key: 'history/web/prod/pins/6.json', kind: 'pin', sequence: 6, object: object('history/web/prod/pins/6.json', unpin) },
@@ -226,7 +242,16 @@ test('history: newest first, signers named and checked with --trust, unverified 
     [5, 'unreadable', null, false, [], 'HOIST_S3: AccessDenied'],
   ]);
   assert.deepEqual(trusted?.history[0]?.notes, [['by', 'ci'], ['promotedFrom', 'staging@7']]);
+  assert.deepEqual(trusted?.history[0]?.approvals, [
+    { name: 'unreadable approval', at: null, status: 'invalid' },
+    { name: 'ci', at: NOW - 5 * MIN, status: 'verified' },
+    { name: 'ops', at: NOW - 2 * MIN, status: 'verified' },
+    { name: `${keys.intruder.keyId.slice(0, 12)}\u2026`, at: NOW - MIN, status: 'unknown-key' },
+    { name: 'ops', at: NOW, status: 'mismatch' },
+  ]);
+  assert.deepEqual(trusted?.history[2]?.approvals, [], 'no statements for this sequence');
   const unverified = appPage(snapshot([data]), 'web', 'prod', ctx(false));
+  assert.deepEqual(unverified?.history[0]?.approvals.map((a) => a.status), ['invalid', 'unverified', 'unverified', 'unverified', 'mismatch']);
   assert.deepEqual(unverified?.history[0]?.signers, [
     { name: `${keys.ci.keyId.slice(0, 12)}\u2026`, status: 'unverified' },
     { name: `${keys.intruder.keyId.slice(0, 12)}\u2026`, status: 'unverified' },
