@@ -219,7 +219,8 @@ function render() {
     main.replaceChildren(el('p', null, 'Nothing in the bucket for this app and env. ', el('a', { href: '#/', text: 'Back to the overview' })));
   } else {
     header(data);
-    main.replaceChildren(route.view === 'app' ? appView(data, route) : overviewView(data));
+    var view = route.view === 'app' ? appView(data, route) : overviewView(data);
+    if (main.firstChild !== view || main.childNodes.length !== 1) main.replaceChildren(view);
     document.body.dataset.refresh = String(data.refresh);
   }
   performance.measure('hoist:render', 'hoist:render:start');
@@ -360,41 +361,81 @@ function compare(key, dir) {
   };
 }
 
+// The app page keeps its filter controls across refreshes (a re-render every few seconds must not
+// take the focus or the half-typed text of the search box); the rest is rebuilt each time.
+var controls = null;
+
+function appControls(route) {
+  if (controls && controls.path === route.path) return controls;
+  var c = { path: route.path };
+  c.select = el('select', { 'aria-label': 'filter by state', data: { filter: 'state' } });
+  c.select.addEventListener('change', function () { setQuery({ state: c.select.value }, false); });
+  c.search = el('input', { type: 'search', placeholder: 'host id contains', 'aria-label': 'filter by host id', data: { filter: 'host' } });
+  c.search.addEventListener('input', function () { setQuery({ q: c.search.value }, true); });
+  c.shown = el('span', { className: 'muted small' });
+  c.top = el('div');
+  c.rollout = el('div');
+  c.head = el('thead');
+  c.body = el('tbody');
+  c.history = el('div');
+  c.root = el('div', null,
+    el('p', { className: 'small' }, el('a', { href: '#/', text: '\u2190 every app and env' })),
+    c.top, c.rollout,
+    el('h2', { text: 'Hosts' }),
+    el('div', { className: 'toolbar' }, c.select, c.search, c.shown),
+    el('div', { className: 'card' }, el('table', { className: 'hosts' }, c.head, c.body)),
+    c.history);
+  controls = c;
+  return c;
+}
+
+function queryOf(route) {
+  var sortKey = route.params.get('sort') || 'host';
+  if (!COLUMNS.some(function (c) { return c.key === sortKey; })) sortKey = 'host';
+  return { state: route.params.get('state') || '', q: route.params.get('q') || '', sort: sortKey, dir: route.params.get('dir') === 'desc' ? 'desc' : '' };
+}
+
+// A new filter or sort: a new history entry (back undoes it), or for typing, the same entry.
+function setQuery(change, replace) {
+  var route = parseRoute();
+  if (route.view !== 'app') return;
+  var q = queryOf(route);
+  for (var k in change) q[k] = change[k];
+  if (q.sort === 'host') q.sort = '';
+  var hash = appHref(route.app, route.env, q);
+  if (replace) { history.replaceState(null, '', hash); render(); } else location.hash = hash;
+}
+
 function appView(data, route) {
   var now = data.generatedAt;
   var row = data.row;
-  var stateFilter = route.params.get('state') || '';
-  var text = (route.params.get('q') || '').toLowerCase();
-  var sortKey = route.params.get('sort') || 'host';
-  if (!COLUMNS.some(function (c) { return c.key === sortKey; })) sortKey = 'host';
-  var dir = route.params.get('dir') === 'desc' ? -1 : 1;
-  var query = { state: stateFilter, q: route.params.get('q') || '', sort: sortKey === 'host' ? '' : sortKey, dir: dir === -1 ? 'desc' : '' };
-  function link(change) {
-    var q = {};
-    for (var k in query) q[k] = query[k];
-    for (var c in change) q[c] = change[c];
-    return appHref(row.app, row.env, q);
-  }
+  var query = queryOf(route);
+  var text = query.q.toLowerCase();
+  var dir = query.dir === 'desc' ? -1 : 1;
+  var c = appControls(route);
 
   var hosts = data.hosts.filter(function (h) {
-    return (stateFilter === '' || h.state === stateFilter) && (text === '' || h.host.toLowerCase().indexOf(text) >= 0);
-  }).sort(compare(sortKey, dir));
+    return (query.state === '' || h.state === query.state) && (text === '' || h.host.toLowerCase().indexOf(text) >= 0);
+  }).sort(compare(query.sort, dir));
 
-  var select = el('select', { 'aria-label': 'filter by state', data: { filter: 'state' } }, el('option', { value: '', text: 'every state (' + data.hosts.length + ')' }),
-    row.counts.map(function (c) { return el('option', { value: c.state, text: c.state + ' (' + c.n + ')' }); }));
-  select.value = stateFilter;
-  select.addEventListener('change', function () { location.hash = link({ state: select.value }); });
-  var search = el('input', { type: 'search', placeholder: 'host id contains', 'aria-label': 'filter by host id', value: query.q });
-  search.addEventListener('change', function () { location.hash = link({ q: search.value }); });
+  var options = [['', 'every state (' + data.hosts.length + ')']].concat(row.counts.map(function (x) { return [x.state, x.state + ' (' + x.n + ')']; }));
+  var signature = JSON.stringify(options);
+  if (c.select.dataset.options !== signature) {
+    c.select.replaceChildren.apply(c.select, options.map(function (o) { return el('option', { value: o[0], text: o[1] }); }));
+    c.select.dataset.options = signature;
+  }
+  if (c.select.value !== query.state) c.select.value = query.state;
+  if (document.activeElement !== c.search && c.search.value !== query.q) c.search.value = query.q;
+  c.shown.textContent = 'showing ' + hosts.length + ' of ' + data.hosts.length;
+  c.shown.dataset.shown = String(hosts.length);
 
-  var head = el('tr', null, COLUMNS.map(function (c) {
-    var sorted = c.key === sortKey;
-    var button = el('button', { type: 'button', text: c.label });
-    button.addEventListener('click', function () { location.hash = link({ sort: c.key === 'host' ? '' : c.key, dir: sorted && dir === 1 ? 'desc' : '' }); });
-    return el('th', { scope: 'col', 'aria-sort': sorted ? (dir === 1 ? 'ascending' : 'descending') : 'none', data: { sort: c.key } }, button);
-  }));
+  c.head.replaceChildren(el('tr', null, COLUMNS.map(function (col) {
+    var sorted = col.key === query.sort;
+    var button = el('button', { type: 'button', text: col.label });
+    button.addEventListener('click', function () { setQuery({ sort: col.key, dir: sorted && dir === 1 ? 'desc' : '' }, false); });
+    return el('th', { scope: 'col', 'aria-sort': sorted ? (dir === 1 ? 'ascending' : 'descending') : 'none', data: { sort: col.key } }, button);
+  })));
 
-  var body = el('tbody');
   var rows = document.createDocumentFragment();
   hosts.forEach(function (h) {
     rows.appendChild(el('tr', { className: (h.red ? 'red ' : '') + 'host-row', data: { host: h.host, state: h.state } },
@@ -411,21 +452,18 @@ function appView(data, route) {
         h.rejected !== null ? el('div', { className: 'warn', text: 'rejected: ' + h.rejected }) : null),
       el('td', { className: 'small' + (h.stale ? ' tone-bad' : ''), text: duration(h.ageMs) + (h.stale ? ' STALE' : '') })));
   });
-  body.appendChild(rows);
+  c.body.replaceChildren(rows);
 
-  return el('div', null,
-    el('p', { className: 'small' }, el('a', { href: '#/', text: '\u2190 every app and env' })),
+  c.top.replaceChildren(
     el('h1', null, row.app + ' / ' + row.env),
     marks(row),
     el('div', { className: 'grid' },
       releaseCard('Desired release (channel)', row.desired, now),
       pinCardView(row.pin, now),
-      el('div', { className: 'card' }, el('h2', { text: 'Hosts' }), el('div', { className: 'small muted', text: row.hosts + ' reporting, ' + row.onDesired + ' on their desired release' }), chips(row, true))),
-    rolloutSection(row.progress, now),
-    el('h2', { text: 'Hosts' }),
-    el('div', { className: 'toolbar' }, select, search, el('span', { className: 'muted small', data: { shown: String(hosts.length) }, text: 'showing ' + hosts.length + ' of ' + data.hosts.length })),
-    el('div', { className: 'card' }, el('table', { className: 'hosts' }, el('thead', null, head), body)),
-    historySection(data, now));
+      el('div', { className: 'card' }, el('h2', { text: 'Hosts' }), el('div', { className: 'small muted', text: row.hosts + ' reporting, ' + row.onDesired + ' on their desired release' }), chips(row, true))));
+  c.rollout.replaceChildren(rolloutSection(row.progress, now) || '');
+  c.history.replaceChildren(historySection(data, now));
+  return c.root;
 }
 
 function releaseCard(title, view, now) {

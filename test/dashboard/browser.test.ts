@@ -12,7 +12,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { cohortValue } from '../../src/agent/decide.ts';
-import { buildRelease, ops, publishArgs, writeTrust } from '../cli-ops/ops.ts';
+import { createPrivateKey, sign } from 'node:crypto';
+import { keyIdOf } from '../../src/crypto/keys.ts';
+import { APPROVAL_PAYLOAD_TYPE } from '../../src/dashboard/manifest-view.ts';
+import { pae } from '../../src/dsse/pae.ts';
+import { buildRelease, ops, publishArgs, readManifest, writeTrust } from '../cli-ops/ops.ts';
 import { BUCKET, createHarness, eventually, REPO, type AgentProcess, type Harness } from '../helpers/harness.ts';
 import { inPage, launchChromium, until, type Chromium } from './browser.ts';
 import { get, putAll, releasePayload, SHA, signed, startDashboard, statusReport, type Put } from './rig.ts';
@@ -47,6 +51,11 @@ function countsOf(appEnv: string): string {
   return `Object.fromEntries([...document.querySelectorAll('tr[data-app-env=' + CSS.escape(${JSON.stringify(appEnv)}) + '] [data-count-state]')].map((e) => [e.dataset.countState, Number(e.querySelector('.n').textContent)]))`;
 }
 
+/** Picks a state in the filter as a person would (the page re-renders at every refresh: one step in the page). */
+function choose(state: string): string {
+  return `((s) => { s.value = ${JSON.stringify(state)}; s.dispatchEvent(new Event('change')); })(document.querySelector('select[data-filter="state"]'))`;
+}
+
 const SHOWN_HOSTS = `[...document.querySelectorAll('tr.host-row')].map((r) => r.dataset.host)`;
 
 test('a real agent and synthetic reports: overview counts, a rollback turns red live, filter by state', { timeout: 240_000 }, async (t) => {
@@ -57,6 +66,14 @@ test('a real agent and synthetic reports: overview counts, a rollback turns red 
   const published = await ops(h, [...publishArgs(h, '1.0.0', v1), '--commit', 'a1b2c3d', '--by', 'ci']);
   assert.equal(published.code, 0, published.stderr);
   await eventually(async () => (await reportState('host-1')) === 'healthy', 'the agent runs 1.0.0 healthy', 60_000);
+
+  // An approval statement by alice, as `hoist approve` is to write them beside the manifest.
+  const { payload: v1Manifest } = await readManifest(h, 'channels/web/prod.json');
+  const alice = createPrivateKey(h.keyPaths.alice?.pem ?? '');
+  const aliceId = keyIdOf(alice);
+  const statement = Buffer.from(JSON.stringify({ app: 'web', env: 'prod', sequence: v1Manifest.sequence, sha256: (v1Manifest.artifact as { sha256: string }).sha256, keyid: aliceId, at: new Date().toISOString() }));
+  const approvalEnvelope = JSON.stringify({ payloadType: APPROVAL_PAYLOAD_TYPE, payload: statement.toString('base64'), signatures: [{ keyid: aliceId, sig: sign(null, pae(APPROVAL_PAYLOAD_TYPE, statement), alice).toString('base64') }] });
+  await putAll(h.aws.s3, BUCKET, [{ key: `approvals/web/prod/${String(v1Manifest.sequence)}/${aliceId}.json`, body: approvalEnvelope }]);
 
   // Hosts the single real agent cannot be: newer fields (desired, skipped, rejected), other states.
   const now = Date.now();
@@ -115,6 +132,7 @@ test('a real agent and synthetic reports: overview counts, a rollback turns red 
   assert.equal(await inPage(page, `document.querySelector('tr[data-host="host-1"]').dataset.state`), 'healthy');
   assert.equal(await inPage(page, `document.querySelector('tr[data-host="host-1"]').classList.contains('red')`), false);
   assert.match(await inPage<string>(page, `document.querySelector('table.history').textContent`), /1\.0\.0.*ci.*commit: a1b2c3d/s, 'history names the signer');
+  assert.match(await inPage<string>(page, `document.querySelector('[data-approval="verified"]').textContent`), /^approved by alice at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
   await page.evaluate('window.__sameDocument = true');
 
   const broken = await ops(h, [...publishArgs(h, '2.0.0', v2), '--commit', 'e4f5a6b', '--by', 'ci']);
@@ -132,13 +150,22 @@ test('a real agent and synthetic reports: overview counts, a rollback turns red 
   assert.match(await inPage<string>(page, `document.querySelector('tr[data-host="host-1"] td.err').textContent`), /HOIST_HEALTH_FAILED/);
 
   // Filter by state: exactly the rolled-back hosts, then every host again.
-  await page.select('select[data-filter="state"]', 'rolled-back');
+  await page.evaluate(choose('rolled-back'));
   await until(page, `location.hash.includes('state=rolled-back')`);
   assert.deepEqual(await inPage(page, SHOWN_HOSTS), ['host-1', 'host-3']);
-  await page.select('select[data-filter="state"]', '');
+  // Typing in the host filter narrows the table as you type, and a live refresh keeps the text and the focus.
+  await page.type('input[data-filter="host"]', 'st-3');
+  await until(page, `document.querySelectorAll('tr.host-row').length === 1`);
+  assert.deepEqual(await inPage(page, SHOWN_HOSTS), ['host-3']);
+  const typedAt = Number(await inPage(page, 'document.body.dataset.refresh'));
+  await until(page, `Number(document.body.dataset.refresh) > ${typedAt}`);
+  assert.deepEqual(await inPage(page, `[document.activeElement.dataset.filter, document.activeElement.value, location.hash.includes('q=st-3')]`), ['host', 'st-3', true]);
+  await page.evaluate(`((s) => { s.value = ''; s.dispatchEvent(new Event('input')); })(document.querySelector('input[data-filter="host"]'))`);
+  await until(page, `document.querySelectorAll('tr.host-row').length === 2`);
+  await page.evaluate(choose(''));
   await until(page, `document.querySelectorAll('tr.host-row').length === 4`);
   // Sorted by state, then host.
-  await page.click('th[data-sort="state"] button');
+  await page.evaluate(`document.querySelector('th[data-sort="state"] button').click()`);
   await until(page, `document.querySelector('th[data-sort="state"]').getAttribute('aria-sort') === 'ascending'`);
   assert.deepEqual(await inPage(page, `[...document.querySelectorAll('tr.host-row')].map((r) => r.dataset.state)`), ['deploying', 'healthy', 'rolled-back', 'rolled-back']);
 
@@ -209,7 +236,8 @@ test('hostile text in reports and manifests renders as text and runs nothing', {
 
   await page.goto(dash.url);
   await until(page, `document.querySelectorAll('a.appenv').length === 2`);
-  await page.click('a.appenv');
+  // The page re-renders at every refresh, so act inside it in one step rather than hold a handle.
+  await page.evaluate(`document.querySelector('a.appenv').click()`);
   await until(page, `document.querySelector('h1')?.textContent === ${JSON.stringify(`${APP} / prod`)}`);
   await until(page, `document.querySelectorAll('tr.host-row').length === 1`);
   assert.equal(await inPage(page, injected), 0);
