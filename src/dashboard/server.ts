@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { HoistError } from '../errors.ts';
-import { CLIENT_JS, FAVICON_SVG, PAGE_HTML, STYLE_CSS } from './assets.ts';
+import { CLIENT_JS } from './client.ts';
+import { FAVICON_SVG, PAGE_HTML, STYLE_CSS } from './page.ts';
 import { allowedHosts, hostAllowed, isLoopback, isWildcard, requestToken, SECURITY_HEADERS, TOKEN_COOKIE, tokenMatches, type ListenAddress } from './guard.ts';
 import type { LiveFleet } from './live.ts';
 

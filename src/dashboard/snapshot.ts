@@ -2,7 +2,7 @@
  * What one refresh read from the bucket, as plain data: the input of the pure view functions
  * (view.ts) and the output of the reader (reader.ts). Nothing here is verified or trusted.
  */
-import type { ReadApproval, ReadEnvelope } from './manifest-view.ts';
+import type { ManifestInfo, ReadApproval, ReadEnvelope } from './manifest-view.ts';
 import type { HostReport } from './report-view.ts';
 
 /** A channel, pin or history object: its bytes (for verification) and what they decode to. */
@@ -84,4 +84,9 @@ export interface BucketSnapshot {
 
 export function isEnvelope(object: ManifestObject | undefined): object is EnvelopeObject {
   return object !== undefined && 'bytes' in object;
+}
+
+/** What a manifest object decodes to, when it could be fetched and decoded. */
+export function manifestInfo(object: ManifestObject | undefined): ManifestInfo | undefined {
+  return isEnvelope(object) && 'info' in object.read ? object.read.info : undefined;
 }

@@ -3,11 +3,17 @@
  * clock and the (optional) trust policy. The page renders these objects as text and never
  * interprets what came from S3, so everything here is plain data (strings, numbers, null).
  */
-import { cohortValue } from '../agent/decide.ts';
 import type { TrustPolicy } from '../trust/policy.ts';
-import { approvalOf, signersOf, verdictOf, type Approval, type ManifestInfo, type Signer, type TrustVerdict } from './manifest-view.ts';
-import { haltLimit, planRollout, stepOf, type RolloutPlan } from './rollout.ts';
-import { isEnvelope, type AppEnvSnapshot, type BucketSnapshot, type ManifestObject, type ReportObject } from './snapshot.ts';
+import { historyRows, rolloutText, type HistoryRow } from './history-view.ts';
+import { hostRow, STATE_ORDER, toneOf, type HostRow, type Tone } from './host-row.ts';
+import { verdictOf, type TrustVerdict } from './manifest-view.ts';
+import { progressView, type ProgressView } from './progress-view.ts';
+import { planRollout } from './rollout.ts';
+import { isEnvelope, manifestInfo, type AppEnvSnapshot, type BucketSnapshot, type ManifestObject } from './snapshot.ts';
+
+export type { HistoryRow } from './history-view.ts';
+export type { HostRow, Tone } from './host-row.ts';
+export type { ProgressView, StepView } from './progress-view.ts';
 
 export interface ViewContext {
   readonly now: number;
@@ -15,9 +21,6 @@ export interface ViewContext {
   readonly staleAfterMs: number;
   readonly policy?: TrustPolicy | undefined;
 }
-
-/** A colour class, picked here from a fixed set; the page never derives a class from S3 text. */
-export type Tone = 'ok' | 'bad' | 'busy' | 'wait' | 'idle' | 'unknown';
 
 export interface ReleaseView {
   readonly key: string;
@@ -46,35 +49,6 @@ export interface MarkView {
   readonly text: string;
 }
 
-export interface StepView {
-  readonly index: number;
-  readonly fromPercent: number;
-  readonly percent: number;
-  readonly dueAt: number | null;
-  readonly spreadMs: number;
-  readonly due: boolean;
-  readonly hosts: number;
-  /** Hosts of the step that run the release. */
-  readonly done: number;
-  readonly failed: number;
-  readonly waiting: number;
-  readonly halted: number;
-}
-
-export interface ProgressView {
-  readonly kind: RolloutPlan['kind'];
-  readonly reason: string | null;
-  readonly sequence: number | null;
-  readonly steps: readonly StepView[];
-  /** Reporting hosts no step reaches (a rollout below 100 %). */
-  readonly outside: number;
-  readonly halt: { readonly limit: number; readonly text: string; readonly failures: number; readonly reached: boolean } | null;
-  /** Outcome counts from events/ for the current sequence, when read. */
-  readonly events: ReadonlyArray<readonly [string, number]> | null;
-  /** Why events/ could not be listed. */
-  readonly eventsError: string | null;
-}
-
 export interface OverviewRow {
   readonly app: string;
   readonly env: string;
@@ -86,45 +60,6 @@ export interface OverviewRow {
   readonly marks: readonly MarkView[];
   readonly progress: ProgressView | null;
   readonly red: boolean;
-}
-
-export interface HostRow {
-  readonly key: string;
-  readonly host: string;
-  /** Why the report is not to be taken at its word: it names another host or app/env than its key. */
-  readonly mismatch: string | null;
-  readonly version: string | null;
-  readonly desired: string | null;
-  readonly desiredKind: string | null;
-  readonly state: string;
-  readonly tone: Tone;
-  readonly since: number | null;
-  readonly lastError: string | null;
-  readonly rejected: string | null;
-  readonly skipped: string | null;
-  readonly eligibleAt: number | null;
-  readonly ageMs: number | null;
-  readonly stale: boolean;
-  readonly agent: string | null;
-  readonly step: number | null;
-  readonly red: boolean;
-}
-
-export interface HistoryRow {
-  readonly key: string;
-  readonly sequence: number;
-  readonly kind: 'release' | 'pin' | 'unpin' | 'unreadable';
-  readonly version: string | null;
-  readonly sha12: string | null;
-  readonly issuedAt: number | null;
-  readonly signers: readonly Signer[];
-  /** The signed approval statements of approvals/, oldest first. */
-  readonly approvals: readonly Approval[];
-  readonly notes: ReadonlyArray<readonly [string, string]>;
-  readonly reason: string | null;
-  readonly rollout: string | null;
-  readonly current: boolean;
-  readonly error: string | null;
 }
 
 export interface Header {
@@ -153,25 +88,6 @@ export interface AppView extends Header {
   readonly approvalsError: string | null;
 }
 
-/** The states agents report, in the order the page lists them; others follow alphabetically. */
-export const STATE_ORDER = ['healthy', 'pinned', 'deploying', 'waiting', 'idle', 'rolled-back', 'failed', 'halted'] as const;
-
-const TONES: Readonly<Record<string, Tone>> = {
-  healthy: 'ok',
-  pinned: 'ok',
-  deploying: 'busy',
-  waiting: 'wait',
-  idle: 'idle',
-  'rolled-back': 'bad',
-  failed: 'bad',
-  halted: 'bad',
-  unreadable: 'bad',
-};
-
-export function toneOf(state: string): Tone {
-  return Object.hasOwn(TONES, state) ? (TONES[state] ?? 'unknown') : 'unknown';
-}
-
 export function overview(snapshot: BucketSnapshot, ctx: ViewContext): OverviewView {
   return { ...header(snapshot, ctx), rows: snapshot.apps.map((a) => appRow(a, ctx).row) };
 }
@@ -197,13 +113,9 @@ function header(snapshot: BucketSnapshot, ctx: ViewContext): Header {
   };
 }
 
-function infoOf(object: ManifestObject | undefined): ManifestInfo | undefined {
-  return isEnvelope(object) && 'info' in object.read ? object.read.info : undefined;
-}
-
 function appRow(data: AppEnvSnapshot, ctx: ViewContext): { row: OverviewRow; hosts: HostRow[] } {
-  const release = infoOf(data.channel);
-  const pin = infoOf(data.pin);
+  const release = manifestInfo(data.channel);
+  const pin = manifestInfo(data.pin);
   const desired = data.channel === undefined ? null : releaseView(data.channel, data, 'release', ctx);
   const pinView = data.pin === undefined ? null : releaseView(data.pin, data, 'pin', ctx);
   const plan = release === undefined ? undefined : planRollout(release.rollout, release.issuedAt);
@@ -291,161 +203,3 @@ function releaseView(object: ManifestObject, data: AppEnvSnapshot, kind: 'releas
   };
 }
 
-/** `100%`, or the steps: `5% now, 25% after 30m, 100% after 2h`. */
-export function rolloutText(info: ManifestInfo): string | null {
-  const plan = planRollout(info.rollout, info.issuedAt);
-  if (plan.kind === 'invalid') return `unreadable rollout: ${plan.reason}`;
-  if (plan.kind === 'percent') return `${plan.steps[0].percent}%`;
-  const raw = Array.isArray(info.rollout?.steps) ? info.rollout.steps : [];
-  return plan.steps
-    .map((s, i) => {
-      const after = (raw[i] as { after?: unknown } | undefined)?.after;
-      return `${s.percent}% ${typeof after === 'string' && !/^0+(?:\.0+)?(?:ms|s|m|h|d)$/.test(after) ? `after ${after}` : 'at once'}`;
-    })
-    .join(', ');
-}
-
-function keyMismatch(r: ReportObject, data: AppEnvSnapshot): string | null {
-  const report = r.report;
-  if (report === undefined) return null;
-  const problems: string[] = [];
-  if (report.hostId !== r.keyHost) problems.push(report.hostId === undefined ? 'the report names no host id' : `the report names host "${report.hostId}"`);
-  if ((report.app !== undefined && report.app !== data.app) || (report.env !== undefined && report.env !== data.env)) {
-    problems.push(`the report is for ${report.app ?? '?'}/${report.env ?? '?'}`);
-  }
-  return problems.length === 0 ? null : `${problems.join('; ')}, but its key names ${r.keyHost} in ${data.app}/${data.env}`;
-}
-
-function hostRow(r: ReportObject, data: AppEnvSnapshot, plan: RolloutPlan | undefined, ctx: ViewContext): HostRow {
-  const report = r.report;
-  const step = plan === undefined ? undefined : stepOf(plan, cohortValue(r.keyHost, data.app, data.env));
-  if (report === undefined) {
-    return {
-      key: r.key, host: r.keyHost, mismatch: null, version: null, desired: null, desiredKind: null, state: 'unreadable', tone: 'bad', since: null,
-      lastError: r.error ?? 'unreadable', rejected: null, skipped: null, eligibleAt: null, ageMs: null, stale: true, agent: null, step: step?.index ?? null, red: true,
-    };
-  }
-  const state = report.state ?? 'unknown';
-  const ageMs = report.updatedAt === undefined ? null : Math.max(0, ctx.now - report.updatedAt);
-  const stale = ageMs === null || ageMs > ctx.staleAfterMs;
-  const attempt = report.lastAttempt;
-  const attemptFailed = attempt !== undefined && attempt.outcome !== 'healthy' && (attempt.code !== undefined || attempt.message !== undefined);
-  const lastError = attemptFailed ? `${[attempt.code, attempt.message].filter((p) => p !== undefined && p !== '').join(': ')}${attempt.version === undefined ? '' : ` (${attempt.version})`}` : null;
-  const rej = report.rejected;
-  const rejected = rej === undefined ? null : [rej.code ?? 'rejected', rej.message].filter((p) => p !== undefined && p !== '').join(': ') + (rej.sequence === undefined ? '' : ` (sequence ${rej.sequence})`);
-  const skipped = report.skipped?.reason ?? null;
-  const mismatch = keyMismatch(r, data);
-  const tone = toneOf(state);
-  const trust = report.trust?.version === undefined ? '' : `, trust v${report.trust.version}`;
-  return {
-    key: r.key,
-    host: r.keyHost,
-    mismatch,
-    version: report.current?.version ?? null,
-    desired: report.desired?.version ?? null,
-    desiredKind: report.desired?.kind ?? null,
-    state,
-    tone,
-    since: report.current?.since ?? null,
-    lastError,
-    rejected,
-    skipped,
-    eligibleAt: report.skipped?.eligibleAt ?? null,
-    ageMs,
-    stale,
-    agent: report.agentVersion === undefined ? null : `${report.agentVersion}${trust}`,
-    step: step?.index ?? null,
-    red: tone === 'bad' || stale || mismatch !== null || rejected !== null,
-  };
-}
-
-const FAILURE_OUTCOMES = ['rolled-back', 'failed'] as const;
-
-function progressView(data: AppEnvSnapshot, release: ManifestInfo, plan: RolloutPlan, ctx: ViewContext): ProgressView {
-  const sequence = release.sequence ?? null;
-  const events = data.events !== undefined && data.events.sequence === sequence ? data.events : undefined;
-  const eventHosts = (outcome: string): ReadonlySet<string> => new Set(events?.outcomes.get(outcome) ?? []);
-  const failedByEvent = new Set([...eventHosts('rolled-back'), ...eventHosts('failed')]);
-  const haltedByEvent = eventHosts('halted');
-  const eventCounts = events === undefined ? null : [...events.outcomes].map(([outcome, hosts]) => [outcome, hosts.length] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (plan.kind === 'invalid') {
-    return { kind: 'invalid', reason: plan.reason, sequence, steps: [], outside: 0, halt: null, events: eventCounts, eventsError: data.eventsError ?? null };
-  }
-  const steps = plan.steps.map((s) => ({ ...s, hosts: 0, done: 0, failed: 0, waiting: 0, halted: 0 }));
-  let outside = 0;
-  let reportFailures = 0;
-  for (const r of data.reports) {
-    const planned = stepOf(plan, cohortValue(r.keyHost, data.app, data.env));
-    const step = planned === undefined ? undefined : steps[planned.index];
-    if (step === undefined) {
-      outside += 1;
-      continue;
-    }
-    step.hosts += 1;
-    const report = r.report;
-    if (report?.current?.sha256 !== undefined && report.current.sha256 === release.sha256) step.done += 1;
-    const failedHere = failedByEvent.has(r.keyHost) || (report !== undefined && (FAILURE_OUTCOMES as readonly string[]).includes(report.state ?? '') && report.lastAttempt?.version !== undefined && report.lastAttempt.version === release.version);
-    if (failedHere) step.failed += 1;
-    if (report !== undefined && failedHere && !failedByEvent.has(r.keyHost)) reportFailures += 1;
-    if (report?.state === 'waiting') step.waiting += 1;
-    if (report?.state === 'halted' || haltedByEvent.has(r.keyHost)) step.halted += 1;
-  }
-  const stepViews: StepView[] = steps.map((s) => ({
-    index: s.index,
-    fromPercent: s.lower / 100,
-    percent: s.percent,
-    dueAt: plan.kind === 'percent' && release.issuedAt === undefined ? null : s.dueAt,
-    spreadMs: s.spreadMs,
-    due: ctx.now >= s.dueAt,
-    hosts: s.hosts,
-    done: s.done,
-    failed: s.failed,
-    waiting: s.waiting,
-    halted: s.halted,
-  }));
-  const dueHosts = stepViews.filter((s) => s.due).reduce((n, s) => n + s.hosts, 0);
-  const limit = haltLimit(release.rollout, dueHosts);
-  const failures = failedByEvent.size + reportFailures;
-  const halted = stepViews.reduce((n, s) => n + s.halted, 0);
-  return {
-    kind: plan.kind,
-    reason: null,
-    sequence,
-    steps: stepViews,
-    outside,
-    halt: limit === undefined ? null : { limit: limit.limit, text: limit.text, failures, reached: failures >= limit.limit || halted > 0 },
-    events: eventCounts,
-    eventsError: data.eventsError ?? null,
-  };
-}
-
-function historyRows(data: AppEnvSnapshot, ctx: ViewContext): HistoryRow[] {
-  const channel = infoOf(data.channel);
-  const pin = infoOf(data.pin);
-  return data.history.map((h): HistoryRow => {
-    const base = { key: h.key, sequence: h.sequence, version: null, sha12: null, issuedAt: null, signers: [], approvals: [], notes: [], reason: null, rollout: null, current: false };
-    const object = h.object;
-    if (!isEnvelope(object)) return { ...base, kind: 'unreadable', error: object.error };
-    if (!('info' in object.read)) return { ...base, kind: 'unreadable', error: object.read.error };
-    const info = object.read.info;
-    const kind = h.kind === 'pin' ? (info.unpin ? 'unpin' : 'pin') : 'release';
-    const holder = h.kind === 'pin' ? pin : channel;
-    return {
-      key: h.key,
-      sequence: h.sequence,
-      kind,
-      version: info.version ?? null,
-      sha12: info.sha256?.slice(0, 12) ?? null,
-      issuedAt: info.issuedAt ?? null,
-      signers: signersOf(object.read.envelope, ctx.policy),
-      approvals: (h.approvals ?? [])
-        .map((a) => approvalOf(a.read, { app: data.app, env: data.env, sequence: h.sequence, sha256: info.sha256 }, ctx.policy))
-        .sort((a, b) => (a.at ?? 0) - (b.at ?? 0)),
-      notes: info.notes,
-      reason: info.reason ?? null,
-      rollout: h.kind === 'release' ? rolloutText(info) : null,
-      current: holder?.sequence === h.sequence,
-      error: info.sequence !== h.sequence ? `the key says sequence ${h.sequence} but the manifest says ${info.sequence ?? 'none'}` : null,
-    };
-  });
-}

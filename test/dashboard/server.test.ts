@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { Script } from 'node:vm';
 import { S3Client } from '@aws-sdk/client-s3';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
-import { CLIENT_JS } from '../../src/dashboard/assets.ts';
+import { CLIENT_JS } from '../../src/dashboard/client.ts';
 import { LiveFleet } from '../../src/dashboard/live.ts';
 import { BucketReader } from '../../src/dashboard/reader.ts';
 import { serveDashboard } from '../../src/dashboard/server.ts';

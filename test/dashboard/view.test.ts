@@ -8,7 +8,8 @@ import { addSignature, serializeEnvelope, signEnvelope } from '../../src/dsse/en
 import { APPROVAL_PAYLOAD_TYPE, readApproval, readEnvelope } from '../../src/dashboard/manifest-view.ts';
 import { readReport } from '../../src/dashboard/report-view.ts';
 import type { AppEnvSnapshot, BucketSnapshot, ReportObject } from '../../src/dashboard/snapshot.ts';
-import { appPage, overview, toneOf, type ViewContext } from '../../src/dashboard/view.ts';
+import { toneOf } from '../../src/dashboard/host-row.ts';
+import { appPage, overview, type ViewContext } from '../../src/dashboard/view.ts';
 import { resolveTrustPolicy } from '../../src/trust/policy.ts';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
