@@ -293,6 +293,11 @@ export const ERROR_CATALOGUE = {
     action: 'Nothing was published: an artifact upload under way was aborted on S3. Run the command again.',
     exit: 130,
   },
+  HOIST_LISTEN: {
+    meaning: 'hoist dashboard could not listen on the --listen address: the port is in use, or the address is not one of this machine.',
+    action: 'Pick another port or address with --listen (the default is 127.0.0.1:8080).',
+    exit: 1,
+  },
   HOIST_INTERNAL: {
     meaning: 'An unexpected error: a bug in hoist.',
     action: 'Report it with the log line; the release that was serving keeps serving.',

@@ -30,6 +30,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   unpin: () => import('./commands/pin.ts'),
   rollback: () => import('./commands/rollback.ts'),
   'tree-worker': () => import('./commands/tree-worker.ts'),
+  dashboard: () => import('./commands/dashboard.ts'),
 };
 
 /** The modules a command line needs: the named command's, or every one (help, typos). */
