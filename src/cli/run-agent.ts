@@ -35,7 +35,7 @@ export async function loadAgentConfig(file: string): Promise<{ config: AgentConf
 export async function runAgent(file: string, once: boolean): Promise<void> {
   // Everything that can be wrong with the config is found before anything is touched (exit 2).
   const { config, policy } = await loadAgentConfig(file);
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, { format: config.log.format });
   const hostId = await resolveHostId(config.hostId);
   await mkdir(config.stateDir, { recursive: true, mode: 0o750 });
   await using lock = await acquireLock(config.stateDir);

@@ -156,8 +156,14 @@ const reportSchema = z.strictObject({
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+export const LOG_FORMATS = ['auto', 'journal', 'json', 'pretty'] as const;
+
 const logSchema = z.strictObject({
-  level: z.enum(LOG_LEVELS).default('info').describe('pino log level. Logs are JSON lines on stdout (pretty on a TTY).'),
+  level: z.enum(LOG_LEVELS).default('info').describe('pino log level. Logs go to stdout, one line each, the level written as its name ("level":"warn").'),
+  format: z
+    .enum(LOG_FORMATS)
+    .default('auto')
+    .describe('json: JSON lines. journal: JSON lines behind their syslog priority (<4>{...}), which journald files at that priority, so `journalctl -p warning` works. pretty: human-readable (needs pino-pretty installed, else json). auto: journal when stdout is the journal (systemd sets JOURNAL_STREAM), pretty on a TTY, else json.'),
 });
 
 export const agentConfigSchema = z
@@ -189,6 +195,7 @@ export type HookConfig = NonNullable<AppConfig['restart']>;
 export type LimitsConfig = AgentConfig['limits'];
 export type SourceConfig = AgentConfig['source'];
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /**
  * Checks that span fields: unique (name, env) and roots, and role keys that name a known key.
