@@ -31,6 +31,7 @@ import { reclaimPartials } from './prune.ts';
 import { recoverApp } from './recover.ts';
 import { AppTree } from '../tree/app-tree.ts';
 import type { AppConfig, DeployEnv, Log, Owner, StateKeeper } from './types.ts';
+import type { AgentObserver } from './observer.ts';
 
 export interface AgentOptions {
   readonly config: AgentConfig;
@@ -47,6 +48,7 @@ export interface AgentOptions {
   readonly stallTimeoutMs?: number;
   /** Test hook: called with `app/env` and the step name after each journalled deploy step. */
   readonly onStep?: (key: string, step: string) => void | Promise<void>;
+  readonly observer?: AgentObserver;
 }
 
 interface AppRuntime {

@@ -12,7 +12,8 @@ import { acquireLock } from '../state/lock.ts';
 import { loadState } from '../state/store.ts';
 import { createNotifier } from '../systemd/notify.ts';
 import { Agent } from '../agent/agent.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, type Logger } from './logger.ts';
+import type { Metrics } from '../metrics/create.ts';
 import { testPause } from '../util/test-pause.ts';
 
 /** SIGTERM must end the process well inside systemd's TimeoutStopSec (45 s in our unit). */
@@ -45,6 +46,7 @@ export async function runAgent(file: string, once: boolean): Promise<void> {
   }
   const clients = createAwsClients({ ...(config.region === undefined ? {} : { region: config.region }), endpoint: config.endpoint ?? null });
   const notifier = createNotifier({ onError: (err) => log.debug({ err: String(err) }, 'systemd notification failed') });
+  await using metrics = await startMetrics(config.metrics, log);
   const onStep = stepHooks(faultInjection(process.env.HOIST_FAULT_KILL_AT, log), process.env.HOIST_TEST_PAUSE_AT === undefined ? undefined : (_key, step) => testPause(step));
   const agent = new Agent({
     config,
@@ -57,6 +59,7 @@ export async function runAgent(file: string, once: boolean): Promise<void> {
     notifier,
     agentVersion: pkg.version,
     ...(onStep === undefined ? {} : { onStep }),
+    ...(metrics === undefined ? {} : { observer: metrics }),
     ...stallTimeout(process.env.HOIST_STALL_TIMEOUT_MS),
   });
   log.info({ hostId, stateDir: config.stateDir, apps: config.apps.map((a) => `${a.name}/${a.env}`), lock: lock.path, once }, `hoist agent ${pkg.version} starting`);
@@ -84,6 +87,25 @@ export async function runAgent(file: string, once: boolean): Promise<void> {
   } finally {
     lifecycle.dispose();
     clients.destroy();
+  }
+}
+
+/**
+ * The metrics `metrics` asks for (module loaded only then), or none. Metrics that cannot start
+ * (a port taken, a textfile directory missing) are logged at error and left off: they never stop
+ * deploys. `await using` closes them (the endpoint stops listening) when the agent returns.
+ */
+async function startMetrics(config: AgentConfig['metrics'], log: Logger): Promise<Metrics | undefined> {
+  if (config === undefined) return undefined;
+  const { createMetrics } = await import('../metrics/create.ts');
+  try {
+    const metrics = await createMetrics(config, { log });
+    log.info(metrics.url === undefined ? { textfile: config.textfile } : { url: metrics.url }, 'metrics on');
+    return metrics;
+  } catch (err) {
+    const e = toHoistError(err);
+    log.error({ code: e.code, err: e.message }, 'metrics are off; deploys go on without them');
+    return undefined;
   }
 }
 
