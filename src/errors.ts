@@ -262,6 +262,12 @@ export const ERROR_CATALOGUE = {
     action: 'Make each named directory owned by root and not writable by group or others (`chown root:root DIR && chmod 755 DIR`); a root-owned sticky directory such as /tmp is fine as a parent. The agent did not start.',
     exit: 2,
   },
+  // --- metrics ---
+  HOIST_METRICS_UNAVAILABLE: {
+    meaning: 'The metrics endpoint could not listen on metrics.listen (the port is taken, the address is not on this host), or metrics.textfile could not be written. The agent keeps deploying without metrics.',
+    action: 'Free the port or choose another metrics.listen; for a textfile, create its directory and let the agent write it (a ReadWritePaths= drop-in under systemd), then restart the agent.',
+    exit: 1,
+  },
   // --- operator commands ---
   HOIST_CHANNEL_NOT_FOUND: {
     meaning: 'No channel manifest exists for this app and env.',
