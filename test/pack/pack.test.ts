@@ -10,6 +10,8 @@ import { isHoistError } from '../../src/errors.ts';
 import { symlinkStaysInside } from '../../src/pack/entries.ts';
 import { normalisePackMode } from '../../src/pack/mode.ts';
 import { defaultPackMtime, packDirectory } from '../../src/pack/pack.ts';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
+import { FIXED_TREE_ENTRIES, FIXED_TREE_TAR_SHA256, makeFixedTree } from './fixture.ts';
 
 const run = promisify(execFile);
 const tar = async (...args: string[]): Promise<string> =>
@@ -53,7 +55,22 @@ const EXPECTED_NAMES = [
   'lib/deep/data.json',
 ];
 
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
 describe('packDirectory', () => {
+  it('packs the fixed tree to the tar it has always packed to (uncompressed digest), gzip and zstd', async (t) => {
+    const root = await tempDir(t);
+    const src = await makeFixedTree(root);
+    for (const zstd of [false, true]) {
+      const out = path.join(root, zstd ? 'r.tar.zst' : 'r.tar.gz');
+      const result = await packDirectory(src, out, { zstd, mtime: new Date(0) });
+      assert.equal(result.entries, FIXED_TREE_ENTRIES);
+      const compressed = await readFile(out);
+      const tarBytes = zstd ? zstdDecompressSync(compressed) : gunzipSync(compressed);
+      assert.equal(sha256(tarBytes), FIXED_TREE_TAR_SHA256, zstd ? 'zstd' : 'gzip');
+    }
+  });
+
   it('is reproducible: the same tree packed twice, with new timestamps, gives the same bytes', async (t) => {
     const root = await tempDir(t);
     const src = await makeRelease(root);
