@@ -4,12 +4,13 @@
  * before): ustar magic `ustar\0` + `00`, uid, gid, user and group names left empty (read as 0 by
  * every tar), octal fields as node-tar pads them (`000644 \0`), device numbers `000000 \0`.
  *
- * The common entry (an ASCII path under 100 bytes, an ASCII symlink target under 100 bytes,
- * sizes and mtimes that fit the octal fields) is encoded here directly into the output buffer:
- * it is almost every entry of a release, and encoding it costs a fraction of node-tar's
- * general-purpose `Header`. Every other entry (ustar prefix split, pax extended header for long
- * or non-ASCII names and targets, base-256 numbers) goes through node-tar's `Header` and `Pax`
- * themselves, so those rare cases cannot drift from the format either.
+ * The common entry (an ASCII path that fits the ustar name and prefix fields, an ASCII symlink
+ * target of at most 100 bytes, sizes and mtimes that fit the octal fields) is encoded here
+ * directly into the output buffer: it is almost every entry of a release (node_modules trees have
+ * hundreds of paths over 100 bytes), and encoding it costs a fraction of node-tar's
+ * general-purpose `Header`. Every other entry (pax extended header for long or non-ASCII names
+ * and targets, base-256 numbers) goes through node-tar's `Header` and `Pax` themselves, so those
+ * rare cases cannot drift from the format either.
  */
 import { Header, Pax } from 'tar';
 import type { PackEntryType } from './mode.ts';
@@ -37,8 +38,9 @@ const MAX_OCTAL_8 = 0o7777777;
 const SPACE = 0x20;
 
 /**
- * Encodes the headers of common entries for one archive (one mtime): an ASCII name under 100
- * bytes, an ASCII symlink target of at most 100 bytes, a size that fits 11 octal digits. The
+ * Encodes the headers of common entries for one archive (one mtime): an ASCII name that fits
+ * the name field or splits into name and prefix, an ASCII symlink target of at most 100 bytes, a
+ * size that fits 11 octal digits. The
  * constant part of the block (magic, device numbers, mtime) and its checksum are computed once;
  * per entry only the name, mode, size, type and target are written, summing the checksum on the
  * way. Anything else is left to `encodeHeader`.
@@ -70,23 +72,20 @@ export class SimpleHeaders {
    */
   write(buf: Buffer, off: number, h: TarEntryHeader): boolean {
     const { name, linkpath } = h;
-    if (!this.#usable || name.length >= 100 || h.size > MAX_OCTAL_12 || h.mode > MAX_OCTAL_8 || (linkpath !== undefined && linkpath.length > 100)) return false;
+    if (!this.#usable || h.size > MAX_OCTAL_12 || h.mode > MAX_OCTAL_8 || (linkpath !== undefined && linkpath.length > 100)) return false;
+    let field = name;
+    let prefix = '';
+    if (name.length >= 100) {
+      const split = ustarSplit(name);
+      if (split === undefined) return false;
+      [field, prefix] = split;
+    }
     buf.set(this.#template, off);
-    let sum = this.#templateSum;
-    for (let i = 0; i < name.length; i++) {
-      const c = name.charCodeAt(i);
-      if (c > 0x7f) return false;
-      buf[off + i] = c;
-      sum += c;
-    }
-    if (linkpath !== undefined) {
-      for (let i = 0; i < linkpath.length; i++) {
-        const c = linkpath.charCodeAt(i);
-        if (c > 0x7f) return false;
-        buf[off + 157 + i] = c;
-        sum += c;
-      }
-    }
+    const fieldSum = writeAscii(buf, off, field);
+    const prefixSum = writeAscii(buf, off + 345, prefix);
+    const linkSum = linkpath === undefined ? 0 : writeAscii(buf, off + 157, linkpath);
+    if (fieldSum < 0 || prefixSum < 0 || linkSum < 0) return false;
+    let sum = this.#templateSum + fieldSum + prefixSum + linkSum;
     sum += octalDigits(buf, off + 100, 8, h.mode);
     sum += octalDigits(buf, off + 124, 12, h.size);
     const flag = TYPE_FLAG[h.type];
@@ -95,6 +94,35 @@ export class SimpleHeaders {
     octalDigits(buf, off + 148, 8, sum);
     return true;
   }
+}
+
+/**
+ * node-tar's ustar split of a name of 100 bytes or more into a name field (at most 100 bytes)
+ * and a prefix (at most 155), where it needs no pax header: path components move from the
+ * prefix to the name, from the right, until the prefix fits. `undefined` where node-tar would
+ * write a pax header (or a prefix of "."), which `encodeHeader` then does. Like node-tar's, the
+ * split drops a directory's trailing slash (its type says it is one).
+ */
+function ustarSplit(name: string): [string, string] | undefined {
+  const p = name.endsWith('/') ? name.slice(0, -1) : name;
+  for (let cut = p.lastIndexOf('/'); cut > 0; cut = p.lastIndexOf('/', cut - 1)) {
+    const field = p.slice(cut + 1);
+    if (field.length > 100) return undefined;
+    if (cut <= 155) return [field, p.slice(0, cut)];
+  }
+  return undefined;
+}
+
+/** Writes ASCII `text` at `at` and returns the sum of its bytes, or -1 (partly written) if it is not ASCII. */
+function writeAscii(buf: Buffer, at: number, text: string): number {
+  let sum = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    buf[at + i] = c;
+    sum += c;
+  }
+  return sum;
 }
 
 const DIGIT_0 = 0x30;
