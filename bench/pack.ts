@@ -16,7 +16,9 @@
  *
  * What runs is what ships: the esbuild bundle of scripts/package.ts, run by this Node with the
  * executable's V8 flags (RUNTIME_FLAGS), as `hoist pack TREE --out FILE [--zstd]`; its CPU includes
- * starting Node and loading the bundle. The baseline is
+ * starting Node and loading the bundle, which the figure `pack.startup.cpu` (`hoist --version`)
+ * shows on its own. `HOIST_BENCH_PACK_ENTRY=<path>` runs a packaged `hoist` executable instead
+ * (`npm run package`: its code cache halves the start-up), `=dev` bin/hoist.js. The baseline is
  * `tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -czf` (or `--zstd`), which runs
  * gzip or zstd in a second process. Both write to the same file system; hoist also fsyncs its
  * output before renaming it into place, GNU tar does not. Each is run once untimed (page cache),
@@ -43,14 +45,22 @@ type Format = (typeof FORMATS)[number];
 
 interface Runner {
   readonly ctx: BenchContext;
-  /** The bundled hoist. */
-  readonly bundle: string;
+  /** How hoist is started: command and the arguments before the CLI's own. */
+  readonly hoist: { readonly command: string; readonly args: readonly string[]; readonly label: string };
+}
+
+async function hoistEntry(ctx: BenchContext): Promise<Runner['hoist']> {
+  const entry = process.env['HOIST_BENCH_PACK_ENTRY'] ?? 'bundle';
+  if (entry === 'dev') return { command: process.execPath, args: [path.join(REPO, 'bin', 'hoist.js')], label: 'bin/hoist.js (type stripping)' };
+  if (entry !== 'bundle') return { command: path.resolve(entry), args: [], label: `executable ${path.basename(entry)}` };
+  const file = await bundle(path.join(ctx.work, 'hoist.cjs'));
+  return { command: process.execPath, args: [...RUNTIME_FLAGS, file], label: `bundle, ${RUNTIME_FLAGS.join(' ')}` };
 }
 
 function hoistRun(r: Runner, tree: string, format: Format): Promise<Rusage> {
   const out = path.join(r.ctx.work, `hoist.${format}`);
-  const args = [...RUNTIME_FLAGS, r.bundle, 'pack', tree, '--out', out, ...(format === 'zstd' ? ['--zstd'] : [])];
-  return measured(r, process.execPath, args, out);
+  const args = [...r.hoist.args, 'pack', tree, '--out', out, ...(format === 'zstd' ? ['--zstd'] : [])];
+  return measured(r, r.hoist.command, args, out);
 }
 
 function tarRun(r: Runner, tree: string, format: Format): Promise<Rusage> {
@@ -122,8 +132,17 @@ export const pack: Bench = {
     await stat(GNU_TIME).catch(() => missing.push(`${GNU_TIME} (GNU time)`));
     if (missing.length > 0) throw new Error(`the pack bench needs ${missing.join(', ')}`);
     const repeats = ctx.quick ? 3 : 5;
-    const r: Runner = { ctx, bundle: await bundle(path.join(ctx.work, 'hoist.cjs')) };
+    const r: Runner = { ctx, hoist: await hoistEntry(ctx) };
+    ctx.log(`hoist: ${r.hoist.label}`);
     const figures: Figure[] = [];
+
+    // what starting hoist costs before it packs anything: part of every hoist figure below
+    const startup: Rusage[] = [];
+    for (let i = 0; i < 5; i++) startup.push(await rusage(r.hoist.command, [...r.hoist.args, '--version'], { report: path.join(ctx.work, 'rusage.txt') }));
+    figures.push(
+      figure('pack.startup.cpu', median(startup.map((u) => u.cpuSeconds)), 's', { note: `hoist --version, ${r.hoist.label}; median of 5` }),
+      figure('pack.startup.rss', median(startup.map((u) => u.maxRss)) / MiB, 'MiB'),
+    );
 
     const trees: Array<{ id: string; make: (dir: string) => Promise<unknown> }> = [
       { id: 'generated', make: (dir) => generateTree(dir, ctx.quick ? { files: 5_000, bytes: 50 * MiB } : { files: 20_000, bytes: 200 * MiB }) },
