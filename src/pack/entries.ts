@@ -27,17 +27,13 @@ export interface PackEntry {
   readonly target?: string;
 }
 
-/** Sorts by the bytes of the archive name, so the order never depends on locale or platform. */
-export function compareEntryNames(a: { name: string }, b: { name: string }): number {
-  return compareUtf8(a.name, b.name);
-}
-
 // eslint-disable-next-line no-control-regex
 const ASCII = /^[\x00-\x7f]*$/;
 
 /**
- * UTF-8 byte order. It is code point order, which JavaScript's `<` (UTF-16 code units) agrees
- * with except around surrogate pairs; ASCII, the common case, compares as strings.
+ * UTF-8 byte order, so the archive order never depends on locale or platform. It is code point
+ * order, which JavaScript's `<` (UTF-16 code units) agrees with except around surrogate pairs;
+ * ASCII, the common case, compares as strings.
  */
 export function compareUtf8(a: string, b: string): number {
   if (ASCII.test(a) && ASCII.test(b)) return a < b ? -1 : a > b ? 1 : 0;
