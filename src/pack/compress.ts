@@ -3,9 +3,11 @@
  * `gzip` uses) or zstd (level 3, zstd's default), run on the libuv thread pool while the main
  * thread reads the next files.
  *
- * The output buffer is as large as the tar writer's input buffers, so compressing one input
- * buffer is one job on the pool: with Node's default of 16 KiB the pool would stop every 16 KiB
- * of output to wait for the main thread, which is busy reading.
+ * Output buffers of 256 KiB: compressing one 1 MiB input buffer is then one job on the pool for
+ * zstd and one or two for gzip (text compresses 3-4x). With Node's default of 16 KiB the pool
+ * would stop every 16 KiB of output to wait for the main thread, which is busy reading; larger
+ * buffers only raise the peak RSS, since each is garbage until V8 collects it (measured: 1 MiB
+ * buffers, 2-3 MiB more, no CPU difference).
  */
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
@@ -15,8 +17,10 @@ import type { ArchiveFormat } from './pack.ts';
 const GZIP_OS_BYTE = 9;
 const GZIP_OS_UNKNOWN = 0xff;
 
-export function createCompressor(format: ArchiveFormat, chunkBytes: number): Transform {
-  return format === 'tar+zstd' ? zlib.createZstdCompress({ chunkSize: chunkBytes }) : zlib.createGzip({ chunkSize: chunkBytes });
+const OUTPUT_CHUNK_BYTES = 256 * 1024;
+
+export function createCompressor(format: ArchiveFormat): Transform {
+  return format === 'tar+zstd' ? zlib.createZstdCompress({ chunkSize: OUTPUT_CHUNK_BYTES }) : zlib.createGzip({ chunkSize: OUTPUT_CHUNK_BYTES });
 }
 
 /**

@@ -22,7 +22,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HoistError, isHoistError } from '../errors.ts';
 import { createCompressor, portableGzipHeader } from './compress.ts';
-import { DEFAULT_CHUNK_BYTES, writeTar } from './tar-writer.ts';
+import { writeTar } from './tar-writer.ts';
 
 export type ArchiveFormat = 'tar+gzip' | 'tar+zstd';
 
@@ -64,7 +64,6 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
   const format: ArchiveFormat = options.zstd === true ? 'tar+zstd' : 'tar+gzip';
   const mtime = options.mtime ?? defaultPackMtime();
   const root = path.resolve(dir);
-  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
 
   const rootStat = await lstat(root).catch((cause: unknown) => {
     throw new HoistError('HOIST_PACK_FAILED', `cannot read the directory to pack ${root}: ${String(cause)}`, { cause });
@@ -85,7 +84,7 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
   });
 
   const temp = path.join(path.dirname(path.resolve(outFile)), `.${path.basename(outFile)}.tmp-${randomBytes(6).toString('hex')}`);
-  const compressor = createCompressor(format, chunkBytes);
+  const compressor = createCompressor(format);
   // flush: fsync before close, so the renamed file is on disk
   const written = pipeline(compressor, measure, createWriteStream(temp, { flags: 'wx', mode: 0o644, flush: true }), signal === undefined ? {} : { signal });
   // when writing fails first, the tar writer must stop too, even while it waits for a buffer
@@ -95,7 +94,7 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
   try {
     const sink = { write: (chunk: Buffer, done: (error?: Error | null) => void) => compressor.write(chunk, done) };
     const writerSignal = signal === undefined ? writeFailed.signal : AbortSignal.any([signal, writeFailed.signal]);
-    entries = (await writeTar(root, sink, { mtime, signal: writerSignal, chunkBytes, chunks: options.chunks })).entries;
+    entries = (await writeTar(root, sink, { mtime, signal: writerSignal, chunkBytes: options.chunkBytes, chunks: options.chunks })).entries;
     compressor.end();
     await written;
     await rename(temp, outFile);
