@@ -47,17 +47,14 @@ export function symlinkStaysInside(entryPath: string, target: string): boolean {
   return resolved !== '..' && !resolved.startsWith('../') && !path.posix.isAbsolute(resolved);
 }
 
-interface Child {
-  readonly entry: Dirent;
-  /** The sort key: the name, with `/` after a directory's. */
-  readonly key: string;
-  readonly ascii: boolean;
-}
-
 interface Level {
   /** Relative path of the directory ('' for the root). */
   readonly dir: string;
-  readonly children: Child[];
+  /** The children's names in archive order, a directory's with its `/` (the sort key). */
+  readonly keys: string[];
+  /** Children that are symlinks, and that are neither file, directory nor symlink; usually none. */
+  readonly symlinks: ReadonlySet<string> | undefined;
+  readonly special: ReadonlySet<string> | undefined;
   next: number;
 }
 
@@ -81,31 +78,30 @@ export class PackWalker {
     for (;;) {
       const level = stack.at(-1);
       if (level === undefined) return undefined;
-      const child = level.children[level.next];
-      if (child === undefined) {
+      const key = level.keys[level.next];
+      if (key === undefined) {
         stack.pop();
         continue;
       }
       level.next += 1;
-      const { entry } = child;
-      const rel = level.dir === '' ? entry.name : `${level.dir}/${entry.name}`;
-      if (entry.isFile()) return { path: rel, name: rel, type: 'file' };
-      if (entry.isDirectory()) {
+      const isDirectory = key.endsWith('/');
+      const name = isDirectory ? key.slice(0, -1) : key;
+      const rel = level.dir === '' ? name : `${level.dir}/${name}`;
+      if (isDirectory) {
         stack.push(readLevel(this.#root, rel));
         return { path: rel, name: `${rel}/`, type: 'directory' };
       }
-      if (entry.isSymbolicLink()) {
-        const target = readlinkSync(`${this.#root}/${rel}`);
-        if (!symlinkStaysInside(rel, target)) {
-          throw new HoistError(
-            'HOIST_PACK_FAILED',
-            `${rel} is a symlink to ${target}, which is absolute or leaves the directory; make it relative and inside, or copy the target in`,
-            { details: { path: rel, target } },
-          );
-        }
-        return { path: rel, name: rel, type: 'symlink', target };
+      if (level.special?.has(name) === true) throw specialFile(rel);
+      if (level.symlinks?.has(name) !== true) return { path: rel, name: rel, type: 'file' };
+      const target = readlinkSync(`${this.#root}/${rel}`);
+      if (!symlinkStaysInside(rel, target)) {
+        throw new HoistError(
+          'HOIST_PACK_FAILED',
+          `${rel} is a symlink to ${target}, which is absolute or leaves the directory; make it relative and inside, or copy the target in`,
+          { details: { path: rel, target } },
+        );
       }
-      throw specialFile(rel);
+      return { path: rel, name: rel, type: 'symlink', target };
     }
   }
 }
@@ -126,11 +122,27 @@ export function specialFile(rel: string): HoistError {
 
 function readLevel(root: string, dir: string): Level {
   // withFileTypes: the type comes from readdir itself (Node lstats only where the file system
-  // does not say), so directories and symlinks cost no stat at all
-  const children = readdirSync(dir === '' ? root : `${root}/${dir}`, { withFileTypes: true }).map((entry) => {
-    const key = entry.isDirectory() ? `${entry.name}/` : entry.name;
-    return { entry, key, ascii: ASCII.test(key) };
-  });
-  children.sort((a, b) => (a.ascii && b.ascii ? (a.key < b.key ? -1 : 1) : compareUtf8(a.key, b.key)));
-  return { dir, children, next: 0 };
+  // does not say), so directories and symlinks cost no stat at all. Only the names are kept, not
+  // the Dirent objects: a listing lives while its subtree is walked, long enough for V8 to move
+  // it to the old generation, where garbage waits for a full collection.
+  const dirents = readdirSync(dir === '' ? root : `${root}/${dir}`, { withFileTypes: true });
+  const keys: string[] = [];
+  let symlinks: Set<string> | undefined;
+  let special: Set<string> | undefined;
+  let ascii = true;
+  for (const entry of dirents) {
+    const { name } = entry;
+    const isDirectory = entry.isDirectory();
+    if (!isDirectory && !entry.isFile()) {
+      if (entry.isSymbolicLink()) (symlinks ??= new Set()).add(name);
+      else (special ??= new Set()).add(name);
+    }
+    const key = isDirectory ? `${name}/` : name;
+    if (ascii && !ASCII.test(key)) ascii = false;
+    keys.push(key);
+  }
+  // for ASCII, JavaScript's default sort (UTF-16 code units) is byte order
+  if (ascii) keys.sort();
+  else keys.sort(compareUtf8);
+  return { dir, keys, symlinks, special, next: 0 };
 }
