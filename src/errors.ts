@@ -186,8 +186,8 @@ export const ERROR_CATALOGUE = {
   },
   // --- pack and unpack ---
   HOIST_PACK_FAILED: {
-    meaning: 'The directory could not be packed (unreadable file, unsupported entry type).',
-    action: 'Check the directory: only regular files, directories and relative symlinks are packed.',
+    meaning: 'The directory could not be packed (unreadable file, unsupported entry type, a file that changed size while it was read).',
+    action: 'Check the directory: only regular files, directories and relative symlinks are packed, and nothing may write to it while it is packed.',
     exit: 1,
   },
   HOIST_UNSAFE_ENTRY: {
