@@ -17,7 +17,8 @@ source:
   s3:                        # poll the channel and pin objects (an unchanged poll costs one 304)
     bucket: my-releases
     prefix: ""
-    poll: "*/30 * * * * *"   # node-cron expression; 6 fields = with seconds
+    poll: "0 */5 * * * *"    # node-cron, 6 fields = with seconds; the default with sqs (a safety
+                             # net), without sqs "*/30 * * * * *"
     jitter: 10s
   sqs:                       # optional: long-poll this host's queue for instant deploys
     queueUrl: "https://sqs.us-east-1.amazonaws.com/123456789012/web-prod-i-0abc"

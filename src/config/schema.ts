@@ -21,12 +21,18 @@ import {
 } from './fields.ts';
 import { isLoopbackHost, parseListen } from '../metrics/address.ts';
 
+/** `source.s3.poll` when it is not set: every 30 s, or every 5 minutes (a safety net) with SQS. */
+export const DEFAULT_POLL = '*/30 * * * * *';
+export const DEFAULT_POLL_WITH_SQS = '0 */5 * * * *';
+
 const s3SourceSchema = z.strictObject({
   bucket: z.string().min(1).describe('Bucket holding artifacts, channels, pins, history and status.'),
   prefix: z.string().default('').describe('Key prefix inside the bucket, e.g. "hoist/". Empty for none.'),
-  poll: zPoll
-    .default('*/30 * * * * *')
-    .describe('node-cron expression of the S3 poll (6 fields = with seconds), or "off" to rely on SQS alone (one catch-up read at start). Each poll of an unchanged channel costs one 304.'),
+  poll: zPoll.optional().meta({
+    description:
+      'node-cron expression of the S3 poll (6 fields = with seconds), or "off" to rely on SQS alone (one catch-up read at start). Each poll of an unchanged channel costs one 304. With source.sqs set, the poll is only a safety net (a lost message, a host down longer than the queue keeps messages), hence every 5 minutes by default.',
+    defaultText: `\`"${DEFAULT_POLL}"\`; \`"${DEFAULT_POLL_WITH_SQS}"\` with \`source.sqs\``,
+  }),
   jitter: zDuration
     .prefault('10s')
     .describe('Random delay added to each poll so a fleet does not poll in lockstep.'),
@@ -41,11 +47,14 @@ const sqsSourceSchema = z.strictObject({
 });
 
 // The bucket is always needed (artifacts and status reports live there), so source.s3 is required
-// even when SQS carries the notifications; `poll: off` turns the polling itself off.
-const sourceSchema = z.strictObject({
-  s3: s3SourceSchema.describe('The bucket (artifacts, channels, pins, status), and its poll: set poll: "off" to rely on SQS alone.'),
-  sqs: sqsSourceSchema.optional().describe('Long-poll an SQS queue for hints (envelopes, SNS or S3 event notifications).'),
-});
+// even when SQS carries the notifications; `poll: off` turns the polling itself off. The poll's
+// default depends on whether SQS is set, so it is filled in here, where both are known.
+const sourceSchema = z
+  .strictObject({
+    s3: s3SourceSchema.describe('The bucket (artifacts, channels, pins, status), and its poll: set poll: "off" to rely on SQS alone.'),
+    sqs: sqsSourceSchema.optional().describe('Long-poll an SQS queue for hints (envelopes, SNS or S3 event notifications).'),
+  })
+  .transform((source) => ({ ...source, s3: { ...source.s3, poll: source.s3.poll ?? (source.sqs === undefined ? DEFAULT_POLL : DEFAULT_POLL_WITH_SQS) } }));
 
 function hookSchema(defaultTimeout: string, what: string) {
   return z.strictObject({

@@ -33,7 +33,7 @@ test('the example config parses, with values and defaults applied', () => {
   assert.equal(config.region, 'us-east-1');
   assert.equal(config.endpoint, null);
   assert.equal(config.stateDir, '/var/lib/hoist');
-  assert.deepEqual(config.source.s3, { bucket: 'my-releases', prefix: '', poll: '*/30 * * * * *', jitter: 10_000 });
+  assert.deepEqual(config.source.s3, { bucket: 'my-releases', prefix: '', poll: '0 */5 * * * *', jitter: 10_000 });
   assert.equal(config.source.sqs?.waitSeconds, 20);
   assert.equal(config.source.sqs?.visibilityTimeout, 5 * 60_000, 'default visibilityTimeout');
   const app = config.apps[0];
@@ -276,4 +276,14 @@ test('an empty document and a non-object are reported, not crashed on', () => {
   const scalar = issuesOf(parseYamlText('just a string'));
   assert.equal(scalar.length, 1);
   assert.match(scalar[0] ?? '', /^\(root\): /);
+});
+
+test('the S3 poll defaults to every 30 s, or every 5 minutes once SQS carries the notifications; a poll set is kept', () => {
+  const sqs = { queueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/web-prod' };
+  const withSqs = parseConfig({ ...minimal(), source: { s3: { bucket: 'b' }, sqs } });
+  assert.equal(withSqs.source.s3.poll, '0 */5 * * * *');
+  assert.equal(parseConfig({ ...minimal(), source: { s3: { bucket: 'b' } } }).source.s3.poll, '*/30 * * * * *');
+  assert.equal(parseConfig({ ...minimal(), source: { s3: { bucket: 'b', poll: '*/10 * * * * *' }, sqs } }).source.s3.poll, '*/10 * * * * *');
+  assert.equal(parseConfig({ ...minimal(), source: { s3: { bucket: 'b', poll: 'off' }, sqs } }).source.s3.poll, 'off');
+  assert.deepEqual(issuesOf({ ...minimal(), source: { s3: { bucket: 'b', poll: 'every minute' }, sqs } }).length, 1);
 });
