@@ -31,6 +31,8 @@ apps:
     keep: 5                  # releases kept on disk (never removes current or previous)
     user: web                # hooks and health commands run as this user (with its groups)
     writableRelease: false   # releases are root's, read-only to the app: write under shared/
+    dedup: true              # hard-link files unchanged since the previous release (not with
+                             # writableRelease: true)
     shared: [log, uploads]   # root/shared/<path> (the app user's) symlinked into each release
     hooks:                   # as the app user, cwd = new release dir; env HOIST_APP, HOIST_ENV,
       preActivate:  { run: "./bin/migrate", timeout: 10m }       # HOIST_VERSION, HOIST_RELEASE_DIR,

@@ -132,6 +132,11 @@ const appSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('false (default): releases are owned by root and read-only to the app, so a compromised app cannot rewrite its code; write under root/shared/ instead. true: releases are owned by the app user, and everything inside them (unpack, shared links, pruning) runs with that user\'s rights.'),
+  dedup: z.boolean().optional().meta({
+    description:
+      'Hard-link each file that is unchanged since the release current points at (same path, size, mode, owner and content) instead of writing it again: a release that changes 1 % of the files costs little more than those files on disk. Only with root-owned releases: with writableRelease a shared file could be changed through one release, and in every release holding it, so dedup: true with writableRelease: true is refused.',
+    defaultText: '`true`; `false` with `writableRelease: true`',
+  }),
   shared: z
     .array(zRelativePath)
     .default([])
@@ -147,7 +152,7 @@ const appSchema = z.strictObject({
   health: healthSchema.describe('How to tell the new release is healthy; exactly one of http, tcp or command.'),
   window: zCron.optional().describe('node-cron expression: activate new releases only while it matches, e.g. "* 2-4 * * 1-5".'),
   trust: appTrustSchema.optional().describe('Trust override for this (app, env) entry only: its roles (and extra keys) replace the global ones here; other envs of the same app keep the global roles.'),
-});
+}).transform((app) => ({ ...app, dedup: app.dedup ?? !app.writableRelease }));
 
 const limitsSchema = z.strictObject({
   manifestBytes: zSize.prefault('64KiB').describe('Largest envelope accepted.'),
@@ -285,6 +290,13 @@ function checkCrossReferences(config: unknown, ctx: z.RefinementCtx): void {
       const first = seenRoots.get(root);
       if (first === undefined) seenRoots.set(root, index);
       else ctx.addIssue({ code: 'custom', path: ['apps', index, 'root'], message: `root ${app.root} is already used by apps[${first}]` });
+    }
+    if (app.dedup === true && app.writableRelease === true) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apps', index, 'dedup'],
+        message: 'dedup links unchanged files between releases, and with writableRelease: true the app user could change a linked file through one release and so in every release holding it; set writableRelease: false (releases owned by root) or leave dedup out',
+      });
     }
     checkShared(app.shared, ['apps', index, 'shared'], ctx);
     checkRestart(app, ['apps', index, 'restart', 'run'], ctx);
