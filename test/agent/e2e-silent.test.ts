@@ -11,7 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { BUCKET, createHarness, eventually, HOIST_BIN, nextSequence, run, type Harness } from '../helpers/harness.ts';
-import { groupId, HOIST_GROUP, localUser, READER_USER } from '../helpers/users.ts';
+import { groupId, READER_GROUP, localUser, READER_USER } from '../helpers/users.ts';
 
 async function report(h: Harness): Promise<Record<string, unknown>> {
   const r = await h.aws.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `status/web/prod/${h.hostId}.json` }));
@@ -157,7 +157,7 @@ test('a member of the stateDir\'s group reads the local state (0640)', async () 
   const reader = localUser(READER_USER);
   await using h = await createHarness();
   await mkdir(h.stateDir, { recursive: true, mode: 0o750 });
-  await chown(h.stateDir, 0, groupId(HOIST_GROUP));
+  await chown(h.stateDir, 0, groupId(READER_GROUP));
   await h.writeConfig();
   await h.publish('1.0.0', await h.artifact('1.0.0'));
   assert.equal((await h.once()).code, 0);
