@@ -344,6 +344,10 @@ export class Agent {
           await this.#keeper.update(key, (a) =>
             a.current === undefined ? a : { ...a, current: { ...a.current, kind: target.kind, sequence: target.sequence }, state: target.kind === 'pin' ? 'pinned' : 'healthy' },
           );
+        } else if (s.current?.kind === 'pin' && target?.kind !== 'pin' && (s.state === 'pinned' || s.state === 'waiting' || s.state === 'halted')) {
+          // unpinned, but the channel's release is not taken (failed list, cohort, window): the host
+          // runs the release it was pinned to, no longer because of a pin
+          await this.#keeper.update(key, (a) => (a.current === undefined ? a : { ...a, current: { ...a.current, kind: 'release' }, state: a.state === 'pinned' ? 'healthy' : a.state }));
         }
         return { key, outcome: decision.action, ...(decision.skip === undefined ? {} : { skip: decision.skip }) };
       }

@@ -167,3 +167,26 @@ test('a member of the stateDir\'s group reads the local state (0640)', async () 
   const outsider = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', 'cat', path.join(h.stateDir, 'state.json')], { encoding: 'utf8' });
   assert.notEqual(outsider.status, 0, 'nobody else reads it');
 });
+
+test('unpin onto an artifact on the failed list: the host says why nothing happened and is no longer "pinned"', async () => {
+  await using h = await createHarness();
+  await h.writeConfig({ health: { startPeriod: '2s' } });
+  const v1 = await h.artifact('1.0.0');
+  await h.publish('1.0.0', v1);
+  assert.equal((await h.once()).code, 0);
+  const bad = await h.artifact('2.0.0', 'unhealthy');
+  await h.publish('2.0.0', bad);
+  assert.equal((await h.once()).code, 1, 'v2 rolls back');
+  await h.pin('1.0.0', v1);
+  assert.equal((await h.once()).code, 0);
+  assert.equal((await h.appState()).state, 'pinned');
+  await h.pin(null, null);
+  const r = await h.once();
+  assert.equal(r.code, 1, 'the channel names a failed artifact: --once says so');
+  assert.match(r.stdout, /"level":"info".*"skipped":"failed-list"/);
+  const rep = await report(h);
+  assert.equal(rep.state, 'healthy');
+  assert.deepEqual(rep.skipped, { reason: 'failed-list' });
+  assert.equal((rep.desired as { version?: string } | null)?.version, '2.0.0');
+  assert.equal(await h.served(), '1.0.0');
+});
