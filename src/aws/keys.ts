@@ -1,11 +1,13 @@
 /**
- * The bucket layout (DESIGN §2) in one place, so no other module builds a key by hand.
+ * The bucket layout in one place, so no other module builds a key by hand.
  *
  *   <prefix>artifacts/<app>/<sha256>.<ext>
  *   <prefix>channels/<app>/<env>.json
  *   <prefix>pins/<app>/<env>.json
  *   <prefix>history/<app>/<env>/<sequence>.json
  *   <prefix>status/<app>/<env>/<host-id>.json
+ *   <prefix>trust/root.json
+ *   <prefix>trust/history/<version>.json
  */
 import { HoistError } from '../errors.ts';
 
@@ -21,6 +23,10 @@ export interface S3Keys {
   status(app: string, env: string, hostId: string): string;
   statusPrefix(app: string, env: string): string;
   artifact(app: string, sha256: string, ext: ArtifactExt): string;
+  /** The current signed trust document. */
+  trustRoot(): string;
+  /** Every trust document ever published, by version (written once). */
+  trustHistory(version: number): string;
 }
 
 /**
@@ -60,7 +66,19 @@ export function s3Keys(prefix: string): S3Keys {
       }
       return `${p}artifacts/${segment('app', app)}/${sha256}.${ext}`;
     },
+    trustRoot: () => `${p}trust/root.json`,
+    trustHistory: (version) => {
+      if (!Number.isSafeInteger(version) || version < 1) {
+        throw new HoistError('HOIST_USAGE', `invalid trust document version ${version}: expected a positive integer`);
+      }
+      return `${p}trust/history/${version}.json`;
+    },
   };
+}
+
+/** Whether an S3 key (as named in an S3 event) is the trust document of this prefix. */
+export function isTrustRootKey(prefix: string, key: string): boolean {
+  return key === `${normalizePrefix(prefix)}trust/root.json`;
 }
 
 export interface ManifestKey {

@@ -97,8 +97,14 @@ export function acceptTrustDocument(held: HeldTrust, bytes: Uint8Array | string,
     return refused(toHoistError(error));
   }
   const expired = options.last === false ? undefined : trustExpired(document, now, held.policy.clockSkewMs);
-  const next: HeldTrust = {
-    version,
+  return { status: 'accepted', held: heldFrom(candidate), signers, ...(expired === undefined ? {} : { expired }) };
+}
+
+/** What a host holds once it took this document. */
+export function heldFrom(candidate: TrustEnvelope): HeldTrust {
+  const { document } = candidate;
+  return {
+    version: document.version,
     policy: document.policy as RootedPolicy,
     document: {
       issuedAt: document.issuedAt,
@@ -108,7 +114,6 @@ export function acceptTrustDocument(held: HeldTrust, bytes: Uint8Array | string,
       digest: candidate.digest,
     },
   };
-  return { status: 'accepted', held: next, signers, ...(expired === undefined ? {} : { expired }) };
 }
 
 export interface TrustEnvelope {

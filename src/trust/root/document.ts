@@ -110,6 +110,21 @@ export function decodeTrustPayload(bytes: Uint8Array): unknown {
   }
 }
 
+/**
+ * The version envelope bytes claim, read without checking anything (to know how far a walk
+ * goes); undefined when the bytes do not say.
+ */
+export function claimedVersion(bytes: Uint8Array | string): number | undefined {
+  try {
+    const envelope = JSON.parse(Buffer.from(bytes).toString('utf8')) as { payload?: unknown };
+    if (typeof envelope.payload !== 'string') return undefined;
+    const payload = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { version?: unknown };
+    return typeof payload.version === 'number' && Number.isSafeInteger(payload.version) && payload.version > 0 ? payload.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function invalid(issues: string[]): HoistError {
   return new HoistError('HOIST_TRUST_INVALID', `the trust document is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}): ${issues.join('; ')}`, {
     details: { issues },
