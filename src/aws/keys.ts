@@ -5,6 +5,7 @@
  *   <prefix>channels/<app>/<env>.json
  *   <prefix>pins/<app>/<env>.json
  *   <prefix>history/<app>/<env>/<sequence>.json
+ *   <prefix>history/<app>/<env>/pins/<sequence>.json
  *   <prefix>status/<app>/<env>/<host-id>.json
  *   <prefix>trust/root.json
  *   <prefix>trust/history/<version>.json
@@ -20,6 +21,8 @@ export interface S3Keys {
   pin(app: string, env: string): string;
   history(app: string, env: string, sequence: number): string;
   historyPrefix(app: string, env: string): string;
+  /** `history/<app>/<env>/pins/`: the copies of every pin and unpin. */
+  pinHistoryPrefix(app: string, env: string): string;
   status(app: string, env: string, hostId: string): string;
   statusPrefix(app: string, env: string): string;
   artifact(app: string, sha256: string, ext: ArtifactExt): string;
@@ -27,6 +30,7 @@ export interface S3Keys {
   trustRoot(): string;
   /** Every trust document ever published, by version (written once). */
   trustHistory(version: number): string;
+  trustHistoryPrefix(): string;
 }
 
 /**
@@ -58,6 +62,7 @@ export function s3Keys(prefix: string): S3Keys {
       return `${p}history/${segment('app', app)}/${segment('env', env)}/${sequence}.json`;
     },
     historyPrefix: (app, env) => `${p}history/${segment('app', app)}/${segment('env', env)}/`,
+    pinHistoryPrefix: (app, env) => `${p}history/${segment('app', app)}/${segment('env', env)}/pins/`,
     status: (app, env, hostId) => `${p}status/${segment('app', app)}/${segment('env', env)}/${segment('host id', hostId)}.json`,
     statusPrefix: (app, env) => `${p}status/${segment('app', app)}/${segment('env', env)}/`,
     artifact: (app, sha256, ext) => {
@@ -73,6 +78,7 @@ export function s3Keys(prefix: string): S3Keys {
       }
       return `${p}trust/history/${version}.json`;
     },
+    trustHistoryPrefix: () => `${p}trust/history/`,
   };
 }
 

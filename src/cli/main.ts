@@ -29,6 +29,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   pin: () => import('./commands/pin.ts'),
   unpin: () => import('./commands/pin.ts'),
   rollback: () => import('./commands/rollback.ts'),
+  trust: () => import('./commands/trust.ts'),
 };
 
 /** The modules a command line needs: the named command's, or every one (help, typos). */

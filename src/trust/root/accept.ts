@@ -150,7 +150,7 @@ export function checkRootThresholds(held: HeldTrust, candidate: TrustEnvelope): 
   const newPolicy = document.policy as RootedPolicy;
   const oldSigners = rootSigners(envelope, payloadBytes, held.policy, oldRoot);
   if (oldSigners.length < oldRoot.threshold) {
-    throw thresholdError('HOIST_TRUST_ROOT_THRESHOLD', `the root keys of version ${held.version} that this host trusts`, held.policy, oldRoot, oldSigners, document.version);
+    throw thresholdError('HOIST_TRUST_ROOT_THRESHOLD', `the root keys of version ${held.version}, which this host trusts`, held.policy, oldRoot, oldSigners, document.version);
   }
   const newSigners = rootSigners(envelope, payloadBytes, newPolicy, newPolicy.root);
   if (newSigners.length < newPolicy.root.threshold) {
@@ -187,7 +187,7 @@ function thresholdError(code: 'HOIST_TRUST_ROOT_THRESHOLD' | 'HOIST_TRUST_NEW_RO
   });
   return new HoistError(
     code,
-    `trust document version ${version} is signed by ${signers.length} of the ${role.threshold} required ${whose} (${have.join(', ') || 'none'}); add signatures from: ${missing.join(', ')}`,
+    `trust document version ${version} has ${signers.length} of the ${role.threshold} signatures required from ${whose} (${have.join(', ') || 'none'}); add signatures from: ${missing.join(', ')}`,
     { details: { version, signers: have, threshold: role.threshold, missing } },
   );
 }

@@ -167,7 +167,7 @@ export class TrustFollower {
       this.#say(key, e.code === 'HOIST_TRUST_VERSION' ? 'warn' : 'error', { code: e.code, err: e.message, trustVersion: this.#held?.version }, `refused a trust document: ${e.message}`);
     }
     this.#ready = true;
-    this.#noteExpiry();
+    this.checkExpiry();
     return { changed, ...(result.error === undefined ? {} : { error: result.error }), requests: result.requests };
   }
 
@@ -192,7 +192,8 @@ export class TrustFollower {
     if (before === undefined) this.#ready = false;
   }
 
-  #noteExpiry(): void {
+  /** Warns (at most daily) when the held document expires within 7 days, or has expired. */
+  checkExpiry(): void {
     const held = this.#held;
     const doc = held?.document;
     if (held === undefined || doc === undefined) return;

@@ -46,7 +46,7 @@ const cases: Case[] = [
     held: HELD0,
     bytes: () => signTrust(V1, r1),
     expect: 'HOIST_TRUST_ROOT_THRESHOLD',
-    message: /signed by 1 of the 2 required the root keys of version 0.*\(root1\); add signatures from: root2, root3/,
+    message: /has 1 of the 2 signatures required from the root keys of version 0, which this host trusts \(root1\); add signatures from: root2, root3/,
   },
   { name: 'old-root threshold: the same root key twice counts once', held: HELD0, bytes: () => doubleSigned(V1, r1), expect: 'HOIST_TRUST_ROOT_THRESHOLD' },
   { name: 'old-root threshold: signed by keys the host does not trust as root', held: HELD0, bytes: () => signTrust(V1, ci2, ci), expect: 'HOIST_TRUST_ROOT_THRESHOLD' },

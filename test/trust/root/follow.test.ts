@@ -103,7 +103,7 @@ test('the walk stops at the first refused document in the history (reported with
   const result = await r.follow(HELD0);
   assert.equal(result.held.version, 1);
   assert.equal(result.error?.code, 'HOIST_TRUST_ROOT_THRESHOLD');
-  assert.match(result.error?.message ?? '', /^p\/trust\/history\/2\.json: trust document version 2 is signed by 1 of the 2 required/);
+  assert.match(result.error?.message ?? '', /^p\/trust\/history\/2\.json: trust document version 2 has 1 of the 2 signatures required/);
   // A garbage history entry stops it the same way.
   await r.put('p/trust/history/2.json', 'garbage');
   assert.equal((await r.follow(result.held)).error?.code, 'HOIST_TRUST_INVALID');
