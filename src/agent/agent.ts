@@ -24,7 +24,11 @@ import { buildStatusReport, publishStatus } from '../report/status.ts';
 import { formatStatusLine, type Notifier } from '../systemd/notify.ts';
 import { resolveUser } from '../proc/run.ts';
 import { resolveGroup } from '../proc/user.ts';
+import { TrustFollower, type TrustFollowerOptions, type TrustStatus } from '../trust/root/follower.ts';
+import { TRUST_PAYLOAD_TYPE } from '../trust/root/document.ts';
 import { classifySequence, decide, type ManifestView } from './decide.ts';
+import { classifyAgainstFloor, FloorCache } from './floor.ts';
+import { droppedAttempt, withheldAttempt } from './trust-report.ts';
 import { deploy, type DeployOutcome } from './deploy.ts';
 import { createStateKeeper } from './keeper.ts';
 import { recoverApp } from './recover.ts';
@@ -63,7 +67,8 @@ interface AppRuntime {
 
 export interface ReconcileOutcome {
   readonly key: string;
-  readonly outcome: DeployOutcome['outcome'] | 'none' | 'wait';
+  /** `refused`: a deploy was due but is not allowed (the trust document expired, or was refused). */
+  readonly outcome: DeployOutcome['outcome'] | 'none' | 'wait' | 'refused';
   readonly error?: HoistError;
 }
 
@@ -85,6 +90,12 @@ export class Agent {
   #started = false;
   #stopped: Promise<void> | undefined;
   #now: () => Date;
+  /** Signed trust documents (trust.root); inert without it. Opened by init(). */
+  #trust: TrustFollower | undefined;
+  /** The last trust refresh's refusal, for `--once`. */
+  #trustRefusal: HoistError | undefined;
+  /** History floors of apps without a high-water mark (a fresh host), read once. */
+  readonly #floors = new FloorCache();
 
   constructor(options: AgentOptions) {
     this.#opts = options;
@@ -100,6 +111,7 @@ export class Agent {
 
   /** Resolves app users, restores verified manifests from state and recovers interrupted deploys. */
   async init(): Promise<void> {
+    this.#trust = await TrustFollower.open(this.#policy, this.#trustOptions());
     await this.#buildApps(this.#config);
     for (const rt of this.#apps.values()) {
       await recoverApp({ app: rt.config, key: rt.key, env: this.#deployEnv(rt), owner: rt.owner });
@@ -138,7 +150,11 @@ export class Agent {
     for (const [key, rt] of old) if (!this.#apps.has(key)) void rt.window?.destroy();
   }
 
-  /** The last verified channel and pin survive restarts; they are verified again (keys may have been revoked). */
+  /**
+   * The last verified channel and pin survive restarts; they are verified again (keys may have been
+   * revoked), at start and after every new trust document. One that no longer verifies is dropped
+   * (never deployed; what serves keeps serving) and reported.
+   */
   #restoreManifests(rt: AppRuntime): void {
     const saved = this.#keeper.app(rt.key).envelopes ?? {};
     for (const kind of ['release', 'pin'] as const) {
@@ -148,13 +164,82 @@ export class Agent {
         const v = this.#verify(text, rt, kind);
         rt[kind] = view(v);
       } catch (err) {
-        rt.log.warn({ kind, code: toHoistError(err).code, err: toHoistError(err).message }, `the stored ${kind} manifest no longer verifies; ignoring it`);
+        const e = toHoistError(err);
+        const held = rt[kind];
+        rt[kind] = undefined;
+        rt.log.warn({ kind, code: e.code, err: e.message, trustVersion: this.#trust?.held()?.version }, `the stored ${kind} manifest no longer verifies; dropped, not deployed: ${e.message}`);
+        if (held !== undefined) {
+          const attempt = droppedAttempt(kind, held, e, this.#trust?.held()?.version ?? 0, this.#now());
+          void this.#keeper.update(rt.key, (a) => ({ ...a, lastAttempt: attempt })).catch(() => undefined);
+        }
       }
     }
   }
 
   #verify(bytes: Uint8Array | string, rt: AppRuntime, kind?: 'release' | 'pin'): VerifiedManifest {
-    return verifyEnvelope(bytes, this.#policy, this.#now(), { app: rt.config.name, env: rt.config.env, ...(kind === undefined ? {} : { kind }) }, { maxBytes: this.#config.limits.manifestBytes });
+    return verifyEnvelope(bytes, this.#currentPolicy(), this.#now(), { app: rt.config.name, env: rt.config.env, ...(kind === undefined ? {} : { kind }) }, { maxBytes: this.#config.limits.manifestBytes });
+  }
+
+  // ---- trust documents (trust.root): see src/trust/root/ ----
+
+  /** The policy manifests are verified against: the held trust document's, else the config's. */
+  #currentPolicy(): TrustPolicy {
+    return this.#trust?.policy() ?? this.#policy;
+  }
+
+  /** The status report's `trust` field (and the trust expiry metric): undefined without trust.root. */
+  trustStatus(): TrustStatus | undefined {
+    return this.#trust?.status();
+  }
+
+  #trustOptions(): TrustFollowerOptions {
+    return { s3: this.#opts.s3, bucket: this.#bucket(), prefix: this.#prefix(), stateDir: this.#config.stateDir, maxBytes: this.#config.limits.manifestBytes, log: this.#opts.log, now: this.#now };
+  }
+
+  /** Fail closed: until a trust walk is done in this process, no manifest is verified or deployed. */
+  async #trustReady(): Promise<boolean> {
+    const trust = this.#trust;
+    if (trust === undefined) return true;
+    await trust.settled();
+    if (!trust.ready) {
+      // Not done yet (S3 was unreachable): try now rather than wait for the next poll.
+      await this.#refreshTrust(this.#drain.signal).catch((err: unknown) => {
+        this.#opts.log.warn({ code: toHoistError(err).code, err: toHoistError(err).message }, 'could not read the trust document; no manifest is verified until it is (fail closed)');
+      });
+    }
+    return trust.ready;
+  }
+
+  /** Judges trust/root.json; after a newer document, every held channel and pin is verified again. S3 failures are thrown. */
+  async #refreshTrust(signal?: AbortSignal): Promise<boolean> {
+    if (this.#trust === undefined || !this.#trust.enabled) return false;
+    const outcome = await this.#trust.refresh(signal);
+    this.#trustRefusal = outcome.error;
+    if (outcome.changed) {
+      // Channels refused under the old keys may verify now, and the floors were judged with them.
+      this.#etags.clear();
+      this.#floors.clear();
+      for (const rt of this.#apps.values()) {
+        this.#restoreManifests(rt);
+        rt.retryAfter = 0;
+      }
+    }
+    if (outcome.changed || outcome.error !== undefined) for (const rt of this.#apps.values()) this.#onStateChange(rt.key, this.#keeper.app(rt.key));
+    return outcome.changed;
+  }
+
+  /** The anti-replay floor of an app without a high-water mark (a fresh host), from history/. */
+  #floorsFor(rt: AppRuntime): ReturnType<FloorCache['get']> {
+    return this.#floors.get(this.#opts.s3, {
+      bucket: this.#bucket(),
+      prefix: this.#prefix(),
+      app: rt.config.name,
+      env: rt.config.env,
+      policy: this.#currentPolicy(),
+      maxBytes: this.#config.limits.manifestBytes,
+      signal: this.#drain.signal,
+      onSkip: (key, e) => rt.log.warn({ key, code: e.code }, `history entry not counted for the anti-replay floor: ${e.message}`),
+    });
   }
 
   #deployEnv(rt: AppRuntime): DeployEnv {
@@ -195,6 +280,10 @@ export class Agent {
       this.#opts.log.info({ source: hint.source }, 'manifest for an app this host does not run; ignored');
       return false;
     }
+    if (!(await this.#trustReady())) {
+      rt.log.warn({ source: hint.source }, 'manifest not verified: the trust document could not be read yet (fail closed); it is read again on the next poll');
+      return false;
+    }
     let v: VerifiedManifest;
     try {
       v = this.#verify(bytes, rt, hint.kind);
@@ -207,7 +296,10 @@ export class Agent {
     const kind = m.kind;
     const digest = createHash('sha256').update(v.payloadBytes).digest('hex');
     const current = this.#keeper.app(rt.key);
-    const verdict = classifySequence(current.highWater[kind], m.sequence, digest);
+    const mark = current.highWater[kind];
+    // A host without a high-water mark (new, or a wiped stateDir) takes the history's floor.
+    const floor = mark === undefined ? (await this.#floorsFor(rt))[kind] : undefined;
+    const verdict = mark === undefined ? classifyAgainstFloor(floor, m.sequence, digest) : classifySequence(mark, m.sequence, digest);
     const mlog = rt.log.child({ kind, sequence: m.sequence, ...(m.version === undefined ? {} : { version: m.version }) });
     if (verdict === 'duplicate') {
       mlog.debug({ source: hint.source }, 'duplicate manifest; nothing to do');
@@ -215,7 +307,7 @@ export class Agent {
       return false;
     }
     if (verdict === 'replay') {
-      mlog.warn({ source: hint.source, code: 'HOIST_REPLAY', highWater: current.highWater[kind]?.sequence }, `ignored a replayed ${kind} manifest (sequence ${m.sequence} is below the high-water mark)`);
+      mlog.warn({ source: hint.source, code: 'HOIST_REPLAY', highWater: mark?.sequence, floor: floor?.sequence }, `ignored a replayed ${kind} manifest (sequence ${m.sequence} is below the ${mark === undefined ? `newest in history/, ${floor?.sequence}` : 'high-water mark'})`);
       return false;
     }
     if (verdict === 'conflict') {
@@ -263,6 +355,7 @@ export class Agent {
     if (rt === undefined) return Promise.resolve({ key, outcome: 'none' });
     const run = async (): Promise<ReconcileOutcome> => {
       if (this.#drain.signal.aborted) return { key, outcome: 'none' };
+      if (!(await this.#trustReady())) return { key, outcome: 'none' };
       const s = this.#keeper.app(key);
       const decision = decide({
         hostId: this.#opts.hostId,
@@ -285,6 +378,16 @@ export class Agent {
           );
         }
         return { key, outcome: decision.action };
+      }
+      const expired = this.#trust?.expired();
+      if (expired !== undefined) {
+        // Nothing new is activated past the trust document's expiry; the serving release keeps serving.
+        const attempt = withheldAttempt(s.lastAttempt, decision.target, expired, this.#now());
+        if (attempt !== undefined) {
+          rt.log.warn({ code: expired.code, version: decision.target.version, sequence: decision.target.sequence }, `not activating ${decision.target.version}: ${expired.message}`);
+          await this.#keeper.update(key, (a) => ({ ...a, lastAttempt: attempt }));
+        }
+        return { key, outcome: 'refused', error: expired };
       }
       if (!options.force && Date.now() < rt.retryAfter) return { key, outcome: 'wait' };
       const result = await deploy({
@@ -318,6 +421,8 @@ export class Agent {
 
   /** GETs every channel and pin (conditionally) and accepts what changed. */
   async pollS3(signal?: AbortSignal): Promise<void> {
+    // The trust document first: channels are verified against what it says (or not read at all).
+    await this.#refreshTrust(signal);
     const targets = [...this.#apps.values()].map((rt) => ({ app: rt.config.name, env: rt.config.env }));
     const results = await pollManifests(this.#opts.s3, {
       bucket: this.#bucket(),
@@ -329,8 +434,15 @@ export class Agent {
     });
     let failure: HoistError | undefined;
     for (const r of results) {
-      if (r.status === 'changed') await this.accept(r.body, { app: r.app, env: r.env, kind: r.kind, source: `s3://${this.#bucket()}/${r.key}` });
-      else if (r.status === 'error') failure ??= r.error;
+      if (r.status === 'changed') {
+        try {
+          await this.accept(r.body, { app: r.app, env: r.env, kind: r.kind, source: `s3://${this.#bucket()}/${r.key}` });
+        } catch (err) {
+          // Not judged (the history floor could not be read): read it again next time.
+          this.#etags.delete(r.key);
+          failure ??= toHoistError(err, 'HOIST_S3');
+        }
+      } else if (r.status === 'error') failure ??= r.error;
     }
     // The keys that could be read were handled; the caller logs (and retries) the rest.
     if (failure !== undefined) throw failure;
@@ -345,11 +457,20 @@ export class Agent {
       return 'delete';
     }
     const touched = new Set<string>();
+    const trustHint = isTrustHint(parsed, this.#bucket());
     try {
+      if (trustHint) {
+        // Only a hint: trust/root.json is read from the bucket and judged like on a poll. After a
+        // newer document, channels refused under the old keys are read again.
+        if (await this.#refreshTrust(signal)) await this.pollS3(signal);
+        for (const key of this.#apps.keys()) touched.add(key);
+      }
       if (parsed.type === 'envelope') {
-        const rt = this.#findAppForEnvelope(parsed.bytes);
-        await this.accept(parsed.bytes, { source: 'sqs' });
-        if (rt !== undefined) touched.add(rt.key);
+        if (!trustHint) {
+          const rt = this.#findAppForEnvelope(parsed.bytes);
+          await this.accept(parsed.bytes, { source: 'sqs' });
+          if (rt !== undefined) touched.add(rt.key);
+        }
       } else {
         for (const hint of parsed.keys) {
           const key = appKey(hint.app, hint.env);
@@ -376,7 +497,8 @@ export class Agent {
     await this.pollS3();
     const summary = await this.reconcileAll({ force: true });
     await this.flushReports();
-    return summary.outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'rolled-back');
+    const trust: ReconcileOutcome[] = this.#trustRefusal === undefined ? [] : [{ key: 'trust', outcome: 'refused', error: this.#trustRefusal }];
+    return [...trust, ...summary.outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'rolled-back' || o.outcome === 'refused')];
   }
 
   /** Starts the configured sources (not once draining). */
@@ -416,6 +538,7 @@ export class Agent {
     // Reports are rewritten on every change and at least every report.interval (staleness signal).
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => {
+      this.#trust?.checkExpiry();
       for (const rt of this.#apps.values()) this.#onStateChange(rt.key, this.#keeper.app(rt.key));
     }, this.#config.report.interval);
     this.#heartbeat.unref();
@@ -440,6 +563,9 @@ export class Agent {
     await Promise.all(sources.map((stop) => stop()));
     this.#config = config;
     this.#policy = policy;
+    await this.#trust?.reconfigure(policy, this.#trustOptions());
+    this.#floors.clear();
+    this.#etags.clear();
     await this.#buildApps(config);
     if (this.#started) this.start();
     this.#notifyStatus();
@@ -480,7 +606,7 @@ export class Agent {
     if (!this.#config.report.s3) return;
     const rt = this.#apps.get(key);
     if (rt === undefined) return;
-    const report = buildStatusReport({ hostId: this.#opts.hostId, app: rt.config.name, env: rt.config.env, appState: app, agentVersion: this.#opts.agentVersion, now: this.#now() });
+    const report = buildStatusReport({ hostId: this.#opts.hostId, app: rt.config.name, env: rt.config.env, appState: app, agentVersion: this.#opts.agentVersion, now: this.#now(), trust: this.trustStatus() });
     const bucket = this.#config.source.s3.bucket;
     const statusKey = s3Keys(this.#prefix()).status(rt.config.name, rt.config.env, this.#opts.hostId);
     // Reports for one app are written in order; a failed write is logged, never fatal.
@@ -503,6 +629,17 @@ export function windowOpen(expression: string | undefined, task: ScheduledTask |
   const hasSeconds = expression.trim().split(/\s+/).length === 6;
   const at = hasSeconds ? now : new Date(Math.floor(now.getTime() / 60_000) * 60_000);
   return task.match(at);
+}
+
+/** An SQS body that names trust/root.json of this bucket, or carries a trust envelope. */
+function isTrustHint(parsed: ReturnType<typeof parseSqsBody>, bucket: string): boolean {
+  if (parsed.type === 's3-keys') return parsed.trust?.bucket === bucket;
+  if (parsed.type !== 'envelope') return false;
+  try {
+    return (JSON.parse(parsed.bytes.toString('utf8')) as { payloadType?: unknown }).payloadType === TRUST_PAYLOAD_TYPE;
+  } catch {
+    return false;
+  }
 }
 
 function view(v: VerifiedManifest): ManifestView {

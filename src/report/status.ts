@@ -36,6 +36,14 @@ export const statusReportSchema = z.object({
       at: z.string(),
     })
     .nullable(),
+  /** The trust document the host holds, when it follows one (`trust.root`). */
+  trust: z
+    .object({
+      version: z.number(),
+      expiresAt: z.string().nullable(),
+      rejected: z.object({ version: z.number().optional(), code: z.string(), message: z.string(), at: z.string() }).optional(),
+    })
+    .optional(),
   agentVersion: z.string(),
   updatedAt: z.string(),
 });
@@ -50,6 +58,7 @@ export interface StatusReportInput {
   readonly appState: AppState;
   readonly agentVersion: string;
   readonly now: Date;
+  readonly trust?: StatusReport['trust'] | undefined;
 }
 
 export function buildStatusReport(input: StatusReportInput): StatusReport {
@@ -72,6 +81,7 @@ export function buildStatusReport(input: StatusReportInput): StatusReport {
             message: attempt.message ?? null,
             at: attempt.at,
           },
+    ...(input.trust === undefined ? {} : { trust: input.trust }),
     agentVersion: input.agentVersion,
     updatedAt: input.now.toISOString(),
   };
