@@ -73,7 +73,13 @@ export async function writeTrustDocument(s3: S3Client, at: { bucket: string; key
       });
     }
   } else {
-    await putObjectBytes(s3, { bucket, key: historyKey, body: text, contentType: 'application/json', signal });
+    // Written once: S3 refuses (412) when another publisher wrote this version since the check.
+    await putObjectBytes(s3, { bucket, key: historyKey, body: text, contentType: 'application/json', signal, ifNoneMatch: '*' }).catch((error: unknown) => {
+      if (isHoistError(error) && error.details?.httpStatus === 412) {
+        throw new HoistError('HOIST_TRUST_CONFLICT', `another trust document version ${version} was written to s3://${bucket}/${historyKey} meanwhile; check it (\`hoist trust show\`) and publish your change as the next version`, { cause: error, details: { key: historyKey, version } });
+      }
+      throw error;
+    });
     written.push(historyKey);
   }
   await putObjectBytes(s3, { bucket, key: keys.trustRoot(), body: text, contentType: 'application/json', signal });
