@@ -167,7 +167,7 @@ export class Agent {
         const e = toHoistError(err);
         const held = rt[kind];
         rt[kind] = undefined;
-        rt.log.warn({ kind, code: e.code, err: e.message, trustVersion: this.#trust?.held()?.version }, `the stored ${kind} manifest no longer verifies; dropped, not deployed: ${e.message}`);
+        rt.log.warn({ kind, code: e.code, err: e.message, trustVersion: this.#trust?.held()?.version }, `the stored ${kind} manifest no longer verifies; dropped, not deployed (what serves keeps serving): ${e.message}`);
         if (held !== undefined) {
           const attempt = droppedAttempt(kind, held, e, this.#trust?.held()?.version ?? 0, this.#now());
           void this.#keeper.update(rt.key, (a) => ({ ...a, lastAttempt: attempt })).catch(() => undefined);
@@ -284,6 +284,7 @@ export class Agent {
       rt.log.warn({ source: hint.source }, 'manifest not verified: the trust document could not be read yet (fail closed); it is read again on the next poll');
       return false;
     }
+    const policy = this.#currentPolicy();
     let v: VerifiedManifest;
     try {
       v = this.#verify(bytes, rt, hint.kind);
@@ -332,6 +333,8 @@ export class Agent {
     mlog.info({ source: hint.source, signers: v.signers.length }, `accepted ${kind} ${m.artifact === null ? '(unpin)' : (m.version ?? '')} sequence ${m.sequence}`);
     rt.retryAfter = 0;
     rt.failures = 0;
+    // A trust document taken while this one was being recorded: judge it again under the new keys.
+    if (this.#currentPolicy() !== policy) this.#restoreManifests(rt);
     return true;
   }
 

@@ -14,7 +14,7 @@ export function droppedAttempt(kind: 'release' | 'pin', held: ManifestView, erro
     sequence: held.sequence,
     outcome: 'skipped',
     code: error.code,
-    message: `the held ${what} (sequence ${held.sequence}) no longer verifies under trust version ${trustVersion}; dropped, not deployed: ${error.message}`,
+    message: `the held ${what} (sequence ${held.sequence}) no longer verifies under trust version ${trustVersion}; dropped (never deployed from now on; a release already serving keeps serving): ${error.message}`,
     at: now.toISOString(),
   };
 }

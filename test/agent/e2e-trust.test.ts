@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { BUCKET, createHarness, eventually } from '../helpers/harness.ts';
+import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { addKeys, DAY, deleteObject, hostTrust, putTrust, signDoc, statusReport, trustDoc } from './trust-rig.ts';
 
 const ROOTS = ['root1', 'root2', 'root3'];
@@ -189,4 +190,35 @@ test('one SQS message naming trust/root.json is enough: a release refused under 
   await send(s3Event('trust/root.json'));
   await eventually(() => h.settledOn('1.0.0'), 'the release signed by ci2 runs after the trust hint');
   assert.match(agent.output(), /took trust version 1/);
+});
+
+test('fail closed: while trust/root.json cannot be read no channel is read or deployed; an unchanged poll then costs one more 304', async (t) => {
+  await using h = await createHarness();
+  await addKeys(h, ...ROOTS);
+  await using proxy = await startFaultProxy(h.aws.endpoint);
+  await h.writeConfig({ trust: hostTrust(h), endpoint: proxy.url });
+  await putTrust(h, signDoc(h, trustDoc(h, { version: 1, release: ['ci'] }), 'root1', 'root2'), 1);
+  await h.publish('1.0.0', await h.artifact('1.0.0'));
+  const isTrust = (r: { url: string }): boolean => r.url.includes('/trust/root.json');
+  proxy.failNext(1_000_000, 503, isTrust);
+  const agent = h.start();
+  await eventually(() => Promise.resolve(proxy.requests.filter(isTrust).length >= 6), 'the agent tried trust/root.json on several polls');
+  assert.equal(proxy.requests.filter((r) => r.url.includes('/channels/')).length, 0, 'no channel read before the trust walk');
+  assert.equal(await h.current(), undefined);
+
+  proxy.reset();
+  await eventually(() => h.settledOn('1.0.0'), '1.0.0 runs once trust/root.json is readable');
+  await agent.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('took trust version 1'));
+  // Steady state: count what polls cost.
+  proxy.reset();
+  const done = (): typeof proxy.requests => proxy.requests.filter((r) => r.status !== 0 && r.method === 'GET');
+  await eventually(() => Promise.resolve(done().filter(isTrust).length >= 4), 'four more polls');
+  const answered = done();
+  const trust = answered.filter(isTrust);
+  const channel = answered.filter((r) => r.url.includes('/channels/'));
+  const pin = answered.filter((r) => r.url.includes('/pins/'));
+  assert.ok(trust.every((r) => r.status === 304), JSON.stringify(trust));
+  assert.ok(channel.every((r) => r.status === 304));
+  assert.ok(Math.abs(channel.length - trust.length) <= 1 && Math.abs(pin.length - trust.length) <= 1, `${trust.length} trust, ${channel.length} channel, ${pin.length} pin GETs`);
+  t.diagnostic(`per poll with trust.root: ${(answered.length / trust.length).toFixed(2)} GETs (trust/root.json 304, channel 304, pin ${pin[0]?.status ?? '?'})`);
 });
