@@ -9,7 +9,7 @@
  * are reported next to wall times because they are far less sensitive to a busy machine.
  *
  * GNU tar does not flush what it wrote; hoist fsyncs the release before renaming it into place
- * (DESIGN §5.1 step 4). So the baseline is also timed with `sync -f` (syncfs of that file system)
+ *. So the baseline is also timed with `sync -f` (syncfs of that file system)
  * after tar, the durable equivalent.
  */
 import { spawn } from 'node:child_process';

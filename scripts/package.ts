@@ -1,5 +1,5 @@
 /**
- * `npm run package`: the self-contained `hoist` executables and the .deb/.rpm packages (DESIGN §7).
+ * `npm run package`: the self-contained `hoist` executables and the .deb/.rpm packages.
  *
  *   node scripts/package.ts [--arch x64|arm64|all] [--skip-rpm] [--out DIR]
  *
@@ -21,7 +21,11 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { build } from 'esbuild';
 import { x as untar } from 'tar';
+import { gzipSync } from 'node:zlib';
 import { RUNTIME_FLAGS } from '../src/cli/defaults.ts';
+import { buildProgram } from '../src/cli/main.ts';
+import { renderManPage } from '../src/cli/manpage.ts';
+import { renderBashCompletion, renderZshCompletion } from '../src/cli/completion.ts';
 
 const execFileP = promisify(execFile);
 
@@ -274,7 +278,7 @@ interface Payload {
   readonly version: string;
 }
 
-const DOC_FILES = ['install.md', 'iam.md', 'sns-fanout.md', 'cost.md', 'security.md', 'key-rotation.md', 'runbook-rollback.md', 'systemd.md'];
+const DOC_FILES = ['install.md', 'iam.md', 'sns-fanout.md', 'cost.md', 'security.md', 'key-rotation.md', 'runbook-rollback.md', 'systemd.md', 'networking.md'];
 
 /** Every docs/*.md page goes to /usr/share/doc/hoist; the operator pages must be there. */
 async function docFiles(): Promise<string[]> {
@@ -285,13 +289,32 @@ async function docFiles(): Promise<string[]> {
   return present.sort();
 }
 
-/** The installed file tree shared by .deb and .rpm (only the unit directory differs). */
-async function stageTree(root: string, payload: Payload, unitDir: string): Promise<void> {
+/**
+ * The man page and shell completions, rendered from the commander definitions at package time
+ * (the copies in packaging/ are the same text; a test checks they have not drifted).
+ */
+async function cliReference(): Promise<{ man: Buffer; bash: string; zsh: string }> {
+  const program = await buildProgram([]);
+  const version = (await readJson(join(ROOT, 'package.json'))).version;
+  return {
+    // gzip without a timestamp or a name, so the same page always gives the same bytes.
+    man: gzipSync(renderManPage(program, String(version)), { level: 9 }),
+    bash: renderBashCompletion(program),
+    zsh: renderZshCompletion(program),
+  };
+}
+
+/** The installed file tree shared by .deb and .rpm (only the unit and zsh directories differ). */
+async function stageTree(root: string, payload: Payload, unitDir: string, zshDir: string): Promise<void> {
   await rm(root, { recursive: true, force: true });
   const doc = join(root, 'usr/share/doc/hoist');
-  for (const dir of ['usr/bin', unitDir, 'etc/hoist', 'var/lib/hoist', 'usr/share/doc/hoist/iam']) {
+  for (const dir of ['usr/bin', unitDir, 'etc/hoist', 'var/lib/hoist', 'usr/share/doc/hoist/iam', 'usr/share/man/man1', 'usr/share/bash-completion/completions', zshDir]) {
     await mkdir(join(root, dir), { recursive: true });
   }
+  const reference = await cliReference();
+  await writeFile(join(root, 'usr/share/man/man1/hoist.1.gz'), reference.man);
+  await writeFile(join(root, 'usr/share/bash-completion/completions/hoist'), reference.bash);
+  await writeFile(join(root, zshDir, '_hoist'), reference.zsh);
   await copyFile(payload.executable, join(root, 'usr/bin/hoist'));
   await chmod(join(root, 'usr/bin/hoist'), 0o755);
   await copyFile(join(ROOT, 'systemd/hoist-agent.service'), join(root, unitDir, 'hoist-agent.service'));
@@ -350,7 +373,7 @@ async function duKiB(root: string): Promise<number> {
 
 async function buildDeb(work: string, payload: Payload, arch: Arch, out: string): Promise<string> {
   const root = join(work, `deb-${arch}`);
-  await stageTree(root, payload, 'lib/systemd/system');
+  await stageTree(root, payload, 'lib/systemd/system', 'usr/share/zsh/vendor-completions');
   const debian = join(root, 'DEBIAN');
   await mkdir(debian, { mode: 0o755 });
   const control = [
@@ -406,7 +429,8 @@ async function ensureRpmbuild(): Promise<boolean> {
 
 async function buildRpm(work: string, payload: Payload, arch: Arch, out: string): Promise<string> {
   const root = join(work, `rpm-${arch}`);
-  await stageTree(root, payload, 'usr/lib/systemd/system');
+  // Fedora, RHEL and Amazon Linux read zsh completions from site-functions.
+  await stageTree(root, payload, 'usr/lib/systemd/system', 'usr/share/zsh/site-functions');
   const top = join(work, `rpmbuild-${arch}`);
   const version = packageVersion(payload.version);
   await run('rpmbuild', [

@@ -11,8 +11,8 @@ export interface ErrorInfo {
   readonly meaning: string;
   /** What to do about it. */
   readonly action: string;
-  /** Exit status of the CLI when this error ends a command: 2 for usage/config, else 1. */
-  readonly exit: 1 | 2;
+  /** Exit status of the CLI when this error ends a command: 2 for usage/config, 130 for Ctrl-C, else 1. */
+  readonly exit: 1 | 2 | 130;
 }
 
 export const ERROR_CATALOGUE = {
@@ -35,6 +35,11 @@ export const ERROR_CATALOGUE = {
   HOIST_KEY_INVALID: {
     meaning: 'A key file or inline key is missing, unreadable, or not an Ed25519 PEM key of the expected kind.',
     action: 'Use keys made by `hoist keygen` or `openssl genpkey -algorithm ed25519` (PKCS#8 private, SPKI public).',
+    exit: 2,
+  },
+  HOIST_KEY_PERMISSIONS: {
+    meaning: 'A private key file is readable or writable by its group or by others, so someone else on this machine may hold a copy.',
+    action: 'Run `chmod 600 KEYFILE` (and consider the key leaked if others could read it: rotate it). Pass --allow-loose-key only where the file system cannot keep modes (some CI mounts).',
     exit: 2,
   },
   // --- envelope and manifest verification (exit 1) ---
@@ -75,7 +80,7 @@ export const ERROR_CATALOGUE = {
   },
   HOIST_MANIFEST_INVALID: {
     meaning: 'The signed payload does not match the manifest schema; every problem is listed with its path.',
-    action: 'Fix the payload (see DESIGN §3) and sign it again.',
+    action: 'Fix each listed field of the payload (the manifest format is in docs/operations.md) and sign it again.',
     exit: 1,
   },
   HOIST_MANIFEST_MISMATCH: {
@@ -190,6 +195,21 @@ export const ERROR_CATALOGUE = {
     action: 'Check the topic ARN, region, credentials and IAM policy.',
     exit: 1,
   },
+  HOIST_S3_UNREACHABLE: {
+    meaning: 'The S3 endpoint (or the proxy in front of it) could not be reached or did not answer in time; the message names both.',
+    action: 'Check the endpoint (--endpoint-s3, endpoints.s3), HTTPS_PROXY/HTTP_PROXY/NO_PROXY, security groups and VPC endpoints; see docs/networking.md.',
+    exit: 1,
+  },
+  HOIST_SQS_UNREACHABLE: {
+    meaning: 'The SQS endpoint (or the proxy in front of it) could not be reached or did not answer in time; the message names both.',
+    action: 'Check the endpoint (--endpoint-sqs, endpoints.sqs), HTTPS_PROXY/HTTP_PROXY/NO_PROXY, security groups and VPC endpoints; see docs/networking.md.',
+    exit: 1,
+  },
+  HOIST_SNS_UNREACHABLE: {
+    meaning: 'The SNS endpoint (or the proxy in front of it) could not be reached or did not answer in time; the message names both.',
+    action: 'Check the endpoint (--endpoint-sns, endpoints.sns), HTTPS_PROXY/HTTP_PROXY/NO_PROXY, security groups and VPC endpoints; see docs/networking.md.',
+    exit: 1,
+  },
   // --- pack and unpack ---
   HOIST_PACK_FAILED: {
     meaning: 'The directory could not be packed (unreadable file, unsupported entry type).',
@@ -207,8 +227,13 @@ export const ERROR_CATALOGUE = {
     exit: 1,
   },
   HOIST_UNPACK_FAILED: {
-    meaning: 'The archive is corrupt or truncated, or tar reported a warning.',
+    meaning: 'The archive is corrupt, or tar reported a warning.',
     action: 'Publish the artifact again; the current release keeps serving.',
+    exit: 1,
+  },
+  HOIST_ARCHIVE_TRUNCATED: {
+    meaning: 'The archive ends before its end: the tar end-of-archive marker is missing, or the compressed stream stops inside a frame. A cut upload or a broken build; nothing of it is deployed.',
+    action: 'Pack and publish the artifact again (`hoist pack` always writes a complete archive); the current release keeps serving.',
     exit: 1,
   },
   // --- deploy ---
@@ -249,9 +274,19 @@ export const ERROR_CATALOGUE = {
     exit: 1,
   },
   HOIST_IO: {
-    meaning: 'A filesystem operation failed (permissions, disk full).',
-    action: 'Check free space and permissions on stateDir and the app root.',
+    meaning: 'A filesystem operation failed (permissions, a read-only file system).',
+    action: 'Check permissions on stateDir and the app root.',
     exit: 1,
+  },
+  HOIST_NO_SPACE: {
+    meaning: 'Not enough free space (or inodes) for the artifact or its unpacked release, checked before the download, or the disk filled during it. Partial files were removed; the serving release keeps serving.',
+    action: 'Free space under stateDir (downloads) or the app root (releases), lower `keep`, or grow the volume; the deploy is retried.',
+    exit: 1,
+  },
+  HOIST_UNSAFE_ROOT: {
+    meaning: 'An app root, its releases/ directory or a parent directory can be written by the app user or by others, so a local user could swap what the agent (root) works on.',
+    action: 'Make each named directory owned by root and not writable by group or others (`chown root:root DIR && chmod 755 DIR`); a root-owned sticky directory such as /tmp is fine as a parent. The agent did not start.',
+    exit: 2,
   },
   // --- operator commands ---
   HOIST_CHANNEL_NOT_FOUND: {
@@ -273,6 +308,16 @@ export const ERROR_CATALOGUE = {
     meaning: 'The signing key is not trusted for the role this command signs for.',
     action: 'Use a key listed under trust.roles.<role>.keys.',
     exit: 1,
+  },
+  HOIST_NOT_CONVERGED: {
+    meaning: '`hoist status` found hosts that do not run their desired release healthy, or whose reports are stale (with --wait: still so when the time ran out).',
+    action: 'Read the listed hosts\' rows: STATE, DESIRED and LAST ERROR say why; a stale host\'s agent is stopped or the host is gone (hide terminated hosts with --forget-after).',
+    exit: 1,
+  },
+  HOIST_INTERRUPTED: {
+    meaning: 'The command was interrupted (Ctrl-C, SIGTERM) and stopped at a safe point.',
+    action: 'Nothing was published: an artifact upload under way was aborted on S3. Run the command again.',
+    exit: 130,
   },
   HOIST_INTERNAL: {
     meaning: 'An unexpected error: a bug in hoist.',
@@ -302,7 +347,7 @@ export class HoistError extends Error {
   }
 
   /** Exit status of a CLI command that ends with this error. */
-  get exitCode(): 1 | 2 {
+  get exitCode(): 1 | 2 | 130 {
     return ERROR_CATALOGUE[this.code].exit;
   }
 }

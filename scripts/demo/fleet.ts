@@ -14,7 +14,7 @@ import { startFauxqs } from 'fauxqs';
 import { stringify } from 'yaml';
 import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { packDirectory } from '../../src/pack/pack.ts';
-import { freePort, restartCommand, stopApp, writeAppRelease, type AppBehaviour } from '../../test/helpers/app.ts';
+import { freePort, restartCommand, stopApp, writeAppRelease, writeRestartScript, type AppBehaviour } from '../../test/helpers/app.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const HOIST_BIN = path.join(REPO, 'bin', 'hoist.js');
@@ -111,6 +111,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
     for (const hostId of options.hostIds) {
       const hostDir = path.join(dir, hostId);
       await mkdir(hostDir);
+      await writeRestartScript(path.join(hostDir, 'restart.sh'));
       const queueName = `hoist-${app}-${env}-${hostId}`;
       server.createQueue(queueName);
       // fauxqs names queues sqs.<region>.<host>, which is no valid URL with an IP host; it routes
@@ -143,7 +144,8 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
             env,
             root: host.root,
             keep: 3,
-            restart: { run: restartCommand({ port, pidFile: host.pidFile, node: process.execPath }), timeout: '20s' },
+            // outside the app root: restart runs as root and never runs a release's own file
+            restart: { run: restartCommand({ port, pidFile: host.pidFile, node: process.execPath, script: path.join(hostDir, 'restart.sh') }), timeout: '20s' },
             health: {
               http: { url: `http://127.0.0.1:${port}/healthz`, expectStatus: 200, bodyIncludes: 'ok' },
               timeout: '1s',

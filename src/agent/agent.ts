@@ -31,7 +31,9 @@ import { classifyAgainstFloor, FloorCache } from './floor.ts';
 import { droppedAttempt, withheldAttempt } from './trust-report.ts';
 import { deploy, type DeployOutcome } from './deploy.ts';
 import { createStateKeeper } from './keeper.ts';
+import { reclaimPartials } from './prune.ts';
 import { recoverApp } from './recover.ts';
+import { AppTree } from '../tree/app-tree.ts';
 import type { AppConfig, DeployEnv, Log, Owner, StateKeeper } from './types.ts';
 
 export interface AgentOptions {
@@ -48,7 +50,7 @@ export interface AgentOptions {
   /** Download stall window (HOIST_STALL_TIMEOUT_MS); the downloader's default when absent. */
   readonly stallTimeoutMs?: number;
   /** Test hook: called with `app/env` and the step name after each journalled deploy step. */
-  readonly onStep?: (key: string, step: string) => void;
+  readonly onStep?: (key: string, step: string) => void | Promise<void>;
 }
 
 interface AppRuntime {
@@ -59,6 +61,12 @@ interface AppRuntime {
   pin: ManifestView | undefined;
   window: ScheduledTask | undefined;
   owner: Owner | undefined;
+  /** Who runs `restart`: root (undefined) or restart.user. */
+  restartUser: Owner | undefined;
+  /** The app's tree (releases, current, shared): the only way the agent touches it. */
+  tree: AppTree;
+  /** Where the app sits in the config, for messages (`apps[0] (web/prod)`). */
+  where: string;
   chain: Promise<unknown>;
   /** Pre-flip failures are retried with backoff, not on every poll. */
   retryAfter: number;
@@ -102,48 +110,91 @@ export class Agent {
     this.#config = options.config;
     this.#policy = options.policy;
     this.#now = options.now ?? (() => new Date());
-    this.#keeper = createStateKeeper(options.config.stateDir, options.state, (key, app) => this.#onStateChange(key, app));
+    this.#keeper = createStateKeeper(options.config.stateDir, options.state, {
+      onChange: (key, app) => this.#onStateChange(key, app),
+      reclaim: () => reclaimPartials(this.#config.stateDir),
+      onUnsaved: (err) => {
+        const e = toHoistError(err);
+        options.log.error({ code: e.code, err: e.message }, 'could not save state.json; the change is kept in memory and saved with the next one');
+      },
+    });
   }
 
   get state(): AgentState {
     return this.#keeper.state;
   }
 
-  /** Resolves app users, restores verified manifests from state and recovers interrupted deploys. */
+  /**
+   * Resolves app users, checks each app root (HOIST_UNSAFE_ROOT, before anything is touched),
+   * restores verified manifests from state and recovers interrupted deploys.
+   */
   async init(): Promise<void> {
     this.#trust = await TrustFollower.open(this.#policy, this.#trustOptions());
-    await this.#buildApps(this.#config);
+    this.#useRuntimes(await this.#makeRuntimes(this.#config));
     for (const rt of this.#apps.values()) {
-      await recoverApp({ app: rt.config, key: rt.key, env: this.#deployEnv(rt), owner: rt.owner });
+      await recoverApp({ app: rt.config, key: rt.key, env: this.#deployEnv(rt), tree: rt.tree, owner: rt.owner, restartUser: rt.restartUser });
     }
     this.#notifyStatus();
   }
 
-  async #buildApps(config: AgentConfig): Promise<void> {
+  /** The runtime of every app of `config`, with its users resolved; nothing is touched yet. */
+  async #makeRuntimes(config: AgentConfig): Promise<Map<string, AppRuntime>> {
+    const runtimes = new Map<string, AppRuntime>();
+    try {
+      for (const [index, app] of config.apps.entries()) {
+        const key = appKey(app.name, app.env);
+        let owner: Owner | undefined;
+        if (app.user !== undefined) {
+          const user = await resolveUser(app.user);
+          owner = { uid: user.uid, gid: user.gid, home: user.home, name: user.name };
+          if (app.group !== undefined) owner.gid = await resolveGroup(app.group);
+        }
+        let restartUser: Owner | undefined;
+        if (app.restart?.user !== undefined) {
+          const user = await resolveUser(app.restart.user);
+          restartUser = { uid: user.uid, gid: user.gid, home: user.home, name: user.name };
+        }
+        const log = this.#opts.log.child({ app: app.name, env: app.env });
+        runtimes.set(key, {
+          config: app,
+          key,
+          log,
+          release: undefined,
+          pin: undefined,
+          window: app.window === undefined ? undefined : createTask(app.window, () => undefined),
+          owner,
+          restartUser,
+          tree: new AppTree({
+            root: app.root,
+            user: owner === undefined ? undefined : { uid: owner.uid, gid: owner.gid, name: owner.name ?? String(owner.uid) },
+            writableRelease: app.writableRelease,
+            shared: app.shared,
+            allowSymlinks: app.allowSymlinks,
+            onWarning: (message, error) => log.warn({ code: error.code }, message),
+          }),
+          where: `apps[${index}] (${app.name}/${app.env})`,
+          chain: Promise.resolve(),
+          retryAfter: 0,
+          failures: 0,
+        });
+      }
+      // every root is checked (and made) before any app is switched to the new config
+      for (const rt of runtimes.values()) await rt.tree.prepare(rt.where);
+    } catch (err) {
+      for (const rt of runtimes.values()) void rt.window?.destroy();
+      throw err;
+    }
+    return runtimes;
+  }
+
+  /** Switches to `runtimes`; work under way on an app that stays goes on, serialized as before. */
+  #useRuntimes(runtimes: Map<string, AppRuntime>): void {
     const old = new Map(this.#apps);
     this.#apps.clear();
-    for (const app of config.apps) {
-      const key = appKey(app.name, app.env);
+    for (const [key, rt] of runtimes) {
       const previous = old.get(key);
       void previous?.window?.destroy();
-      let owner: Owner | undefined;
-      if (app.user !== undefined) {
-        const user = await resolveUser(app.user);
-        owner = { uid: user.uid, gid: user.gid, home: user.home, name: user.name };
-        if (app.group !== undefined) owner.gid = await resolveGroup(app.group);
-      }
-      const rt: AppRuntime = {
-        config: app,
-        key,
-        log: this.#opts.log.child({ app: app.name, env: app.env }),
-        release: undefined,
-        pin: undefined,
-        window: app.window === undefined ? undefined : createTask(app.window, () => undefined),
-        owner,
-        chain: previous?.chain ?? Promise.resolve(),
-        retryAfter: 0,
-        failures: 0,
-      };
+      if (previous !== undefined) rt.chain = previous.chain;
       this.#apps.set(key, rt);
       this.#restoreManifests(rt);
     }
@@ -397,7 +448,9 @@ export class Agent {
         app: rt.config,
         key,
         target: decision.target,
+        tree: rt.tree,
         owner: rt.owner,
+        restartUser: rt.restartUser,
         env: this.#deployEnv(rt),
         drain: this.#drain.signal,
         ...(this.#opts.onStep === undefined ? {} : { onStep: (step: string) => this.#opts.onStep?.(key, step) }),
@@ -561,6 +614,8 @@ export class Agent {
 
   /** SIGHUP: apply a new, already validated config (sources restart; in-flight deploys finish). */
   async reload(config: AgentConfig, policy: TrustPolicy): Promise<void> {
+    // an app user that does not exist or an unsafe root rejects the new config before it applies
+    const runtimes = await this.#makeRuntimes(config);
     const sources = this.#stopSources;
     this.#stopSources = [];
     await Promise.all(sources.map((stop) => stop()));
@@ -569,7 +624,7 @@ export class Agent {
     await this.#trust?.reconfigure(policy, this.#trustOptions());
     this.#floors.clear();
     this.#etags.clear();
-    await this.#buildApps(config);
+    this.#useRuntimes(runtimes);
     if (this.#started) this.start();
     this.#notifyStatus();
   }
@@ -654,5 +709,6 @@ function view(v: VerifiedManifest): ManifestView {
     artifact: m.artifact ?? null,
     rollout: m.rollout,
     hosts: m.kind === 'pin' ? m.hosts : undefined,
+    notes: m.notes,
   };
 }

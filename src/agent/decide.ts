@@ -19,6 +19,8 @@ export interface ManifestView {
   readonly artifact: ArtifactTarget | null;
   readonly rollout?: { readonly percent: number } | undefined;
   readonly hosts?: readonly string[] | undefined;
+  /** The signed notes (`unpackedBytes` sizes the free-space check). */
+  readonly notes?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface Target {
@@ -26,6 +28,7 @@ export interface Target {
   readonly version: string;
   readonly sequence: number;
   readonly artifact: ArtifactTarget;
+  readonly notes?: Readonly<Record<string, string>> | undefined;
 }
 
 export type Decision =
@@ -34,7 +37,7 @@ export type Decision =
   | { readonly action: 'wait'; readonly reason: string; readonly target: Target };
 
 /**
- * Stable rollout cohort (DESIGN §3): the host takes the release when
+ * Stable rollout cohort: the host takes the release when
  * `uint32(sha256(hostId:app:env)[0..4]) % 10000 < percent × 100`. The same hosts are always the
  * canaries, and raising the percentage only ever adds hosts.
  */
@@ -82,7 +85,7 @@ export interface DecideInput {
 
 function toTarget(m: ManifestView): Target | undefined {
   if (m.artifact === null || m.version === undefined) return undefined;
-  return { kind: m.kind, version: m.version, sequence: m.sequence, artifact: m.artifact };
+  return { kind: m.kind, version: m.version, sequence: m.sequence, artifact: m.artifact, ...(m.notes === undefined ? {} : { notes: m.notes }) };
 }
 
 /**

@@ -18,8 +18,11 @@ export interface Log {
 export interface StateKeeper {
   readonly state: AgentState;
   app(key: string): AppState;
-  /** Applies `fn` to a copy of the app's state, saves state.json, then reports the change. */
-  update(key: string, fn: (app: AppState) => AppState): Promise<AppState>;
+  /**
+   * Applies `fn` to a copy of the app's state, saves state.json, then reports the change. With
+   * `bestEffort`, a save that fails still changes the state in memory (saved with the next one).
+   */
+  update(key: string, fn: (app: AppState) => AppState, options?: { readonly bestEffort?: boolean }): Promise<AppState>;
 }
 
 export interface DeployEnv {
@@ -36,7 +39,7 @@ export interface DeployEnv {
   readonly stallTimeoutMs?: number | undefined;
 }
 
-/** The app user: owner of unpacked files; hooks and the health command run as it. */
+/** The app user: hooks and the health command run as it; it reads its releases and owns shared/. */
 export interface Owner {
   uid: number;
   gid: number;

@@ -54,6 +54,20 @@ const FINAL_HOIST_CODES = new Set<HoistErrorCode>([
 
 const NOT_FOUND_NAMES = new Set(['NoSuchKey', 'NotFound', 'NoSuchVersion']);
 
+/** Connection-level failures: the endpoint (or the proxy before it) was never reached. */
+const UNREACHABLE_NET_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'ENETDOWN', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_PROXY_TUNNEL']);
+
+/** The codes that say "could not reach the service", whatever the service. */
+export const UNREACHABLE_CODES = new Set<HoistErrorCode>(['HOIST_S3_UNREACHABLE', 'HOIST_SQS_UNREACHABLE', 'HOIST_SNS_UNREACHABLE']);
+
+/** The codes of a failed AWS call: unreachable, or answered with an error. */
+export const AWS_FAILURE_CODES = new Set<HoistErrorCode>(['HOIST_S3', 'HOIST_SQS', 'HOIST_SNS', ...UNREACHABLE_CODES]);
+
+/** True for a HoistError of a failed AWS call (the bucket is unreachable or refused the request). */
+export function isAwsFailure(err: unknown): err is HoistError {
+  return isHoistError(err) && AWS_FAILURE_CODES.has(err.code);
+}
+
 interface ErrorShape {
   name?: unknown;
   code?: unknown;
@@ -121,6 +135,8 @@ function isRetryableOne(err: unknown): boolean {
 export function isRetryable(err: unknown): boolean {
   if (isHoistError(err)) {
     if (FINAL_HOIST_CODES.has(err.code)) return false;
+    // No answer in time (its cause is the abort that ended the wait): the next try may get one.
+    if (UNREACHABLE_CODES.has(err.code)) return true;
     // A HoistError wrapping a transient failure (e.g. from wrapAwsError) stays retryable.
     return err.cause !== undefined && isRetryable(err.cause);
   }
@@ -128,6 +144,21 @@ export function isRetryable(err: unknown): boolean {
   // The caller's abort is never retried; an SDK-level abort (AbortError) neither.
   if (name === 'AbortError') return false;
   return chain(err).some(isRetryableOne);
+}
+
+/**
+ * True when the request never reached an answer: connection refused, no route, DNS failure,
+ * connect time-out, or a proxy that would not open the tunnel. An HTTP answer (any status) is not.
+ */
+export function isUnreachable(err: unknown): boolean {
+  if (isHoistError(err)) return UNREACHABLE_CODES.has(err.code);
+  return chain(err).some((e) => {
+    if (httpStatus(e) !== undefined) return false;
+    const code = netCode(e);
+    if (code !== undefined && UNREACHABLE_NET_CODES.has(code)) return true;
+    const message = shape(e)?.message;
+    return typeof message === 'string' && /establish tunnel|did not establish a connection|socket timed out/i.test(message);
+  });
 }
 
 /** True when S3 said the object (or bucket key) does not exist: NoSuchKey / 404. */

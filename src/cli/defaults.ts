@@ -13,7 +13,7 @@ export const DEFAULT_CONFIG = '/etc/hoist/agent.yaml';
  * after 10 / 500 deploys 122.8 / 126.3 MiB (1.03×), since the capped old space bounds the heap.
  * NODE_OPTIONS does not accept it: pass these flags on the command line.
  *
- * Tried for the idle footprint and not adopted (bench/idle-variants.ts, docs/performance.md §2):
+ * Tried for the idle footprint and not adopted (bench/idle-variants.ts, docs/performance.md, "Idle footprint"):
  * `--no-opt --no-maglev` saves 2 MiB of idle RSS but costs node-tar 42 % more CPU per extraction;
  * `--jitless`/`--lite-mode` broke the agent's old fetch (no WebAssembly) and are untried since it
  * uses node:http (they interpret all JavaScript, the unpack's tar parser too); `--single-threaded-gc`

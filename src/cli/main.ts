@@ -30,6 +30,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   unpin: () => import('./commands/pin.ts'),
   rollback: () => import('./commands/rollback.ts'),
   trust: () => import('./commands/trust.ts'),
+  'tree-worker': () => import('./commands/tree-worker.ts'),
 };
 
 /** The modules a command line needs: the named command's, or every one (help, typos). */

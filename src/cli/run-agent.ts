@@ -1,4 +1,4 @@
-/** The agent process: config, lock, state, sources and signals around `Agent` (DESIGN §5, §5.3). */
+/** The agent process: config, lock, state, sources and signals around `Agent`. */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
@@ -13,6 +13,7 @@ import { loadState } from '../state/store.ts';
 import { createNotifier } from '../systemd/notify.ts';
 import { Agent } from '../agent/agent.ts';
 import { createLogger } from './logger.ts';
+import { testPause } from '../util/test-pause.ts';
 
 /** SIGTERM must end the process well inside systemd's TimeoutStopSec (45 s in our unit). */
 const DRAIN_BOUND_MS = 30_000;
@@ -42,9 +43,9 @@ export async function runAgent(file: string, once: boolean): Promise<void> {
   if (loaded.recoveredFromCorrupt !== undefined) {
     log.error({ code: 'HOIST_STATE_CORRUPT', movedTo: loaded.recoveredFromCorrupt, reason: loaded.corruptReason }, 'state.json was unreadable; moved aside, starting from an empty state');
   }
-  const clients = createAwsClients({ ...(config.region === undefined ? {} : { region: config.region }), endpoint: config.endpoint ?? null });
+  const clients = createAwsClients({ ...(config.region === undefined ? {} : { region: config.region }), endpoint: config.endpoint ?? null, endpoints: config.endpoints ?? {} });
   const notifier = createNotifier({ onError: (err) => log.debug({ err: String(err) }, 'systemd notification failed') });
-  const onStep = faultInjection(process.env.HOIST_FAULT_KILL_AT, log);
+  const onStep = stepHooks(faultInjection(process.env.HOIST_FAULT_KILL_AT, log), process.env.HOIST_TEST_PAUSE_AT === undefined ? undefined : (_key, step) => testPause(step));
   const agent = new Agent({
     config,
     policy,
@@ -170,6 +171,17 @@ export function faultInjection(spec: string | undefined, log: { warn(o: Record<s
     };
     if (ms > 0) setTimeout(kill, ms);
     else kill();
+  };
+}
+
+type StepHook = (key: string, step: string) => void | Promise<void>;
+
+/** The test hooks that are armed, called in turn at each deploy step. */
+function stepHooks(...hooks: Array<StepHook | undefined>): StepHook | undefined {
+  const armed = hooks.filter((h): h is StepHook => h !== undefined);
+  if (armed.length === 0) return undefined;
+  return async (key, step) => {
+    for (const hook of armed) await hook(key, step);
   };
 }
 

@@ -8,6 +8,9 @@ export const EXAMPLE_CONFIG_YAML = `# hoist agent configuration. Reference: docs
 hostId: auto                 # auto: EC2 instance id (IMDSv2), else the hostname; or a literal
 region: us-east-1
 endpoint: null               # optional S3/SQS endpoint override (tests, S3-compatible stores)
+endpoints:                   # optional, one per service: VPC interface endpoints (docs/networking.md)
+  s3: null
+  sqs: null
 stateDir: /var/lib/hoist
 
 source:
@@ -25,12 +28,13 @@ apps:
     env: prod
     root: /srv/web           # releases/<version>-<sha256[0..12]>/ and current -> releases/...
     keep: 5                  # releases kept on disk (never removes current or previous)
-    user: web                # owner of unpacked files; hooks run as this user
-    shared: [log, uploads]   # root/shared/<path> symlinked into each release
-    hooks:                   # cwd = new release dir; env HOIST_APP, HOIST_ENV, HOIST_VERSION,
-      preActivate:  { run: "npm ci --omit=dev", timeout: 10m }   # HOIST_RELEASE_DIR, HOIST_PREVIOUS_DIR
-      postActivate: { run: "./bin/warm-cache", timeout: 1m }
-    restart: { run: "systemctl restart web", timeout: 2m }
+    user: web                # hooks and health commands run as this user (with its groups)
+    writableRelease: false   # releases are root's, read-only to the app: write under shared/
+    shared: [log, uploads]   # root/shared/<path> (the app user's) symlinked into each release
+    hooks:                   # as the app user, cwd = new release dir; env HOIST_APP, HOIST_ENV,
+      preActivate:  { run: "./bin/migrate", timeout: 10m }       # HOIST_VERSION, HOIST_RELEASE_DIR,
+      postActivate: { run: "./bin/warm-cache", timeout: 1m }     # HOIST_PREVIOUS_DIR
+    restart: { run: "systemctl restart web", timeout: 2m }       # as root, cwd = root
     health:
       http: { url: "http://127.0.0.1:8080/healthz", expectStatus: 200, bodyIncludes: "ok" }
       # or  tcp: "127.0.0.1:8080"   or  command: "./bin/check"

@@ -1,5 +1,5 @@
 /**
- * The agent configuration (`/etc/hoist/agent.yaml`, DESIGN §5) as a zod schema.
+ * The agent configuration (`/etc/hoist/agent.yaml`) as a zod schema.
  *
  * Objects are strict so a misspelt key is an error rather than a silently ignored setting.
  * Defaults are written as they would be in YAML (`prefault('10s')`) so the generated reference
@@ -100,25 +100,35 @@ const healthSchema = z
     }
   }, { when: () => true });
 
+const restartSchema = z.strictObject({
+  run: z.string().min(1).describe('Shell command that restarts the app, e.g. "systemctl restart web". Runs as root (or restart.user) with cwd = the app root; it may not run a file of a release (a path under root, or $HOIST_RELEASE_DIR): a release is the archive\'s code.'),
+  timeout: zDuration.prefault('2m').describe('Time after which the restart command\'s process group is killed and the deploy fails.'),
+  user: z.string().min(1).optional().describe('Run the restart command as this user instead of root.'),
+});
+
 const appSchema = z.strictObject({
   name: zName.describe('App name, as in the manifests and S3 keys.'),
   env: zName.describe('Environment name, as in the manifests and S3 keys.'),
   root: zAbsolutePath.describe('App directory: releases/<version>-<sha256[0..12]>/, current -> releases/…, shared/.'),
   keep: z.int().min(2).default(5).describe('Releases kept on disk; current and previous are never removed.'),
-  user: z.string().min(1).optional().describe('Owner of the unpacked files; hooks and the health command run as this user.'),
-  group: z.string().min(1).optional().describe('Group of the unpacked files; defaults to the user\'s primary group.'),
+  user: z.string().min(1).optional().describe('The app user: hooks and the health command run as it, with its supplementary groups; it reads the release (and owns it with writableRelease) and owns root/shared/.'),
+  group: z.string().min(1).optional().describe('Group the release is readable by (and hooks run with); defaults to the user\'s primary group.'),
+  writableRelease: z
+    .boolean()
+    .default(false)
+    .describe('false (default): releases are owned by root and read-only to the app, so a compromised app cannot rewrite its code; write under root/shared/ instead. true: releases are owned by the app user, and everything inside them (unpack, shared links, pruning) runs with that user\'s rights.'),
   shared: z
     .array(zRelativePath)
     .default([])
-    .describe('Paths under root/shared/ symlinked into every release (logs, uploads).'),
+    .describe('Paths under root/shared/ (owned by the app user) symlinked into every release (logs, uploads). Made by the app user; never nested (log and log/app) and never through a symlink of the release.'),
   allowSymlinks: z
     .boolean()
     .default(false)
     .describe('Allow relative symlinks in the artifact that stay inside the release.'),
   hooks: hooksSchema.optional().describe('Commands run around the flip, with cwd = the new release dir and HOIST_* env vars.'),
-  restart: hookSchema('2m', 'restart command')
+  restart: restartSchema
     .optional()
-    .describe('Restarts the app after the flip (and after a rollback), e.g. "systemctl restart web".'),
+    .describe('Restarts the app after the flip (and after a rollback), e.g. "systemctl restart web"; as root unless restart.user is set, with cwd = the app root.'),
   health: healthSchema.describe('How to tell the new release is healthy; exactly one of http, tcp or command.'),
   window: zCron.optional().describe('node-cron expression: activate new releases only while it matches, e.g. "* 2-4 * * 1-5".'),
   trust: appTrustSchema.optional().describe('Trust override for this (app, env) entry only: its roles (and extra keys) replace the global ones here; other envs of the same app keep the global roles.'),
@@ -144,6 +154,12 @@ const reportSchema = z.strictObject({
     .describe('Also rewrite the report this often when nothing changes, so `hoist status` can flag silent hosts as stale (one PUT per app per interval).'),
 });
 
+const endpointsSchema = z.strictObject({
+  s3: zHttpUrl.nullable().optional().describe('S3 endpoint, e.g. "https://bucket.vpce-0123abcd-ef01.s3.us-east-1.vpce.amazonaws.com"; null for AWS\'s own.'),
+  sqs: zHttpUrl.nullable().optional().describe('SQS endpoint, e.g. "https://vpce-0123abcd-ef01.sqs.us-east-1.vpce.amazonaws.com"; null for AWS\'s own.'),
+  sns: zHttpUrl.nullable().optional().describe('SNS endpoint (the agent itself does not call SNS); null for AWS\'s own.'),
+});
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const logSchema = z.strictObject({
@@ -161,7 +177,10 @@ export const agentConfigSchema = z
     endpoint: zHttpUrl
       .nullable()
       .optional()
-      .describe('S3/SQS endpoint override for S3-compatible stores and local emulators; null for AWS.'),
+      .describe('S3/SQS/SNS endpoint override for S3-compatible stores and local emulators; null for AWS.'),
+    endpoints: endpointsSchema
+      .optional()
+      .describe('One endpoint per service, over `endpoint`: VPC interface endpoints (see docs/networking.md).'),
     stateDir: zAbsolutePath.default('/var/lib/hoist').describe('Agent state, lock and download cache.'),
     source: sourceSchema.describe('Where the agent learns of new manifests: s3, sqs, or both.'),
     apps: z.array(appSchema).min(1, 'configure at least one app').describe('The apps this host runs.'),
@@ -205,12 +224,69 @@ function checkCrossReferences(config: unknown, ctx: z.RefinementCtx): void {
       if (first === undefined) seenRoots.set(root, index);
       else ctx.addIssue({ code: 'custom', path: ['apps', index, 'root'], message: `root ${app.root} is already used by apps[${first}]` });
     }
+    checkShared(app.shared, ['apps', index, 'shared'], ctx);
+    checkRestart(app, ['apps', index, 'restart', 'run'], ctx);
     if (isObject(app.trust)) {
       const known = new Set([...globalKeys, ...keyNames(app.trust.keys)]);
       checkRoleKeys(app.trust.roles, known, ['apps', index, 'trust', 'roles'], ctx);
     }
   });
   if (isObject(config.trust)) checkRoleKeys(config.trust.roles, new Set(globalKeys), ['trust', 'roles'], ctx);
+}
+
+/** Shared paths are distinct and never nest: `log` and `log/app` would link one into the other. */
+function checkShared(shared: unknown, at: PropertyKey[], ctx: z.RefinementCtx): void {
+  if (!Array.isArray(shared)) return;
+  // an empty string is the field's own error
+  const paths = (shared as unknown[]).map((p) => (typeof p === 'string' && p !== '' ? normalizeShared(p) : undefined));
+  paths.forEach((p, i) => {
+    if (p === undefined) return;
+    if (p === '' || p === '.') {
+      ctx.addIssue({ code: 'custom', path: [...at, i], message: 'a shared path must name something under root/shared/, not the release itself' });
+      return;
+    }
+    paths.forEach((q, j) => {
+      if (q === undefined || j === i || q === '') return;
+      if (q === p && j < i) ctx.addIssue({ code: 'custom', path: [...at, i], message: `"${p}" is listed twice (already ${formatIndex(at, j)})` });
+      else if (p.startsWith(`${q}/`)) ctx.addIssue({ code: 'custom', path: [...at, i], message: `"${p}" is inside the shared path "${q}" (${formatIndex(at, j)}); shared paths may not nest` });
+    });
+  });
+}
+
+function normalizeShared(p: string): string {
+  return p.split('/').filter((s) => s !== '' && s !== '.').join('/');
+}
+
+function formatIndex(at: PropertyKey[], i: number): string {
+  return `${String(at.at(-1))}[${i}]`;
+}
+
+/**
+ * `restart` runs as root: it must not run the archive's code. Refused: any path under the app root
+ * (absolute, or relative to it, the restart's cwd: `./bin/x`, `current/bin/x`) and the variables
+ * that name a release. `systemctl restart web` or `/usr/local/bin/restart-web` are fine.
+ */
+export function restartRunsRelease(run: string, root: string): string | undefined {
+  if (/\$\{?HOIST_(RELEASE|PREVIOUS)_DIR\b/.test(run)) return 'it names $HOIST_RELEASE_DIR or $HOIST_PREVIOUS_DIR';
+  const base = root.replace(/\/+$/, '');
+  for (const word of run.split(/[\s;&|()<>`"'=]+/)) {
+    if (word === '') continue;
+    if (word === base || word.startsWith(`${base}/`)) return `it names ${word}, under the app root`;
+    if (!word.startsWith('/') && word.includes('/') && !word.startsWith('-') && !/^[a-z][a-z0-9+.-]*:\/\//i.test(word)) return `it names ${word}, a path relative to the app root (the restart's cwd)`;
+  }
+  return undefined;
+}
+
+function checkRestart(app: Record<string, unknown>, at: PropertyKey[], ctx: z.RefinementCtx): void {
+  const restart = app.restart;
+  if (!isObject(restart) || typeof restart.run !== 'string' || typeof app.root !== 'string') return;
+  const why = restartRunsRelease(restart.run, app.root);
+  if (why === undefined) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: at,
+    message: `${why}: restart runs as root and may not run a file of a release (the archive's code). Restart through the service manager ("systemctl restart <unit>", whose unit runs the app as its user), or a script outside the app root`,
+  });
 }
 
 function checkRoleKeys(roles: unknown, known: Set<string>, at: PropertyKey[], ctx: z.RefinementCtx): void {

@@ -3,7 +3,7 @@
  * `openssl genpkey -algorithm ed25519` both write. node:crypto only.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { HoistError } from '../errors.ts';
 
@@ -33,9 +33,18 @@ export function keyIdOf(key: KeyObject): string {
   return createHash('sha256').update(der.subarray(der.length - 32)).digest('hex');
 }
 
-/** Loads a PKCS#8 Ed25519 private key from a file, or from inline PEM text. */
-export async function loadPrivateKey(pathOrPem: string): Promise<KeyObject> {
-  const { text, source } = await readPem(pathOrPem, undefined, 'private');
+export interface PrivateKeyOptions {
+  /** Accept a key file that its group or others can read or write (--allow-loose-key). */
+  readonly allowLoose?: boolean | undefined;
+}
+
+/**
+ * Loads a PKCS#8 Ed25519 private key from a file, or from inline PEM text. A file that its
+ * group or others can read or write is refused (HOIST_KEY_PERMISSIONS), as ssh refuses such an
+ * identity file: someone else on the machine may hold a copy.
+ */
+export async function loadPrivateKey(pathOrPem: string, options: PrivateKeyOptions = {}): Promise<KeyObject> {
+  const { text, source } = await readPem(pathOrPem, undefined, 'private', options.allowLoose === true);
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: text, format: 'pem' });
@@ -67,14 +76,29 @@ export function parsePublicKeyPem(text: string, source = 'the inline public key'
   return key;
 }
 
-async function readPem(pathOrPem: string, baseDir: string | undefined, kind: 'private' | 'public'): Promise<{ text: string; source: string }> {
+async function readPem(pathOrPem: string, baseDir: string | undefined, kind: 'private' | 'public', allowLoose = true): Promise<{ text: string; source: string }> {
   const trimmed = pathOrPem.trimStart();
   if (trimmed.startsWith(PEM_PREFIX)) return { text: trimmed, source: `the inline ${kind} key` };
   const path = baseDir === undefined ? resolve(pathOrPem) : resolve(baseDir, pathOrPem);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // The mode is read from the handle that is read, not from the path a moment earlier.
+    const handle = await open(path, 'r');
+    try {
+      const { mode } = await handle.stat();
+      text = await handle.readFile('utf8');
+      // Only a file that holds a private key is judged (a .pub given as --key is HOIST_KEY_INVALID below).
+      if (!allowLoose && (mode & 0o077) !== 0 && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
+        const octal = (mode & 0o777).toString(8).padStart(4, '0');
+        throw new HoistError('HOIST_KEY_PERMISSIONS', `private key file ${path} has mode ${octal}: its group or others can read or write it; run \`chmod 600 ${path}\` (and rotate the key if someone else could have read it), or pass --allow-loose-key`, {
+          details: { path, mode: octal },
+        });
+      }
+    } finally {
+      await handle.close();
+    }
   } catch (cause) {
+    if (cause instanceof HoistError) throw cause;
     const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read';
     throw new HoistError('HOIST_KEY_INVALID', `${kind} key file ${path} ${reason}; check the path`, { cause, details: { path } });
   }

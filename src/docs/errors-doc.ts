@@ -13,7 +13,7 @@ export function renderErrorsDoc(): string {
     'never on the message.',
     '',
     'Exit status of a CLI command that ends with the error: `2` for usage and configuration errors,',
-    '`1` for everything else (`0` is success).',
+    '`130` when it was interrupted (Ctrl-C), `1` for everything else (`0` is success).',
     '',
     '| Code | Meaning | What to do | Exit |',
     '|---|---|---|---|',

@@ -1,13 +1,15 @@
 /**
  * Downloads an artifact from S3 into `<dir>/<sha256>.part`, hashing as it streams, and renames it
  * to the content-addressed cache file only once its size and SHA-256 match the signed manifest
- * (DESIGN §5.1 step 3). Transient failures are retried with backoff and jitter, resuming the
+ *. Transient failures are retried with backoff and jitter, resuming the
  * `.part` with an HTTP Range request; a stalled or trickling connection is abandoned by a
- * low-speed watchdog. Aborting leaves the `.part` for a later resume.
+ * low-speed watchdog. Aborting leaves the `.part` for a later resume. Free space for the rest of
+ * the artifact is checked before the first byte is requested, and a disk that fills up anyway
+ * (ENOSPC) removes the `.part` (HOIST_NO_SPACE), so the agent can still write its state.
  */
 import type { Hash } from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { addAbortSignal } from 'node:stream';
 import type { Readable } from 'node:stream';
@@ -101,6 +103,17 @@ async function fileSize(path: string): Promise<number | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+}
+
+function isNoSpace(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** Bytes an unprivileged writer may still add on the file system holding `dir`. */
+export async function freeBytes(dir: string): Promise<number> {
+  const fs = await statfs(dir);
+  return fs.bavail * fs.bsize;
 }
 
 function ioError(err: unknown, what: string): unknown {
@@ -322,6 +335,13 @@ export async function downloadArtifact(options: DownloadOptions): Promise<Downlo
   try {
     await mkdir(dir, { recursive: true });
     if (await verifyCached(ctx, signal)) return { path: ctx.final, resumed: false, cached: true };
+    const have = (await fileSize(ctx.part)) ?? 0;
+    const free = await freeBytes(dir);
+    if (free < size - Math.min(have, size)) {
+      throw new HoistError('HOIST_NO_SPACE', `the artifact ${ctx.where} needs ${formatBytes(size - Math.min(have, size))} more in ${dir}, which has ${formatBytes(free)} free; nothing was downloaded. Free space there (or lower keep) and it is retried.`, {
+        details: { dir, needed: size - Math.min(have, size), free },
+      });
+    }
   } catch (err) {
     if (signal.aborted) throw signal.reason;
     throw ioError(err, `checking the download cache ${dir}`);
@@ -338,6 +358,14 @@ export async function downloadArtifact(options: DownloadOptions): Promise<Downlo
     });
   } catch (err) {
     if (signal.aborted) throw signal.reason;
+    if (isNoSpace(err)) {
+      // A full disk must not stay full: the agent still has to write its state and report.
+      await rm(ctx.part, { force: true }).catch(() => undefined);
+      throw new HoistError('HOIST_NO_SPACE', `the disk holding ${dir} filled up while downloading ${ctx.where}; the partial download was removed. Free space there and it is retried.`, {
+        cause: err,
+        details: { dir, bucket, key },
+      });
+    }
     if (isHoistError(err)) throw err;
     if (isRetryable(err)) {
       throw new HoistError('HOIST_DOWNLOAD_FAILED', `downloading ${ctx.where} failed ${attempts} times; the last error: ${(err as Error).message}. Check network access to S3; the partial download is kept and resumed next time.`, {

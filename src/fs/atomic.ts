@@ -35,6 +35,10 @@ export async function writeFileAtomic(
     await rename(temp, path);
   } catch (err) {
     await rm(temp, { force: true });
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new HoistError('HOIST_NO_SPACE', `Could not write ${path}: the disk is full (${describe(err)}). Free space on it.`, { cause: err, details: { path } });
+    }
     throw new HoistError('HOIST_IO', `Could not write ${path}: ${describe(err)}. Check free space and permissions.`, {
       cause: err,
       details: { path },

@@ -1,5 +1,5 @@
 /**
- * The `current` symlink flip (DESIGN §5.1 step 6). A symlink cannot be replaced in place, and
+ * The `current` symlink flip. A symlink cannot be replaced in place, and
  * unlink-then-symlink leaves a window where `current` is missing. Instead a new link is made under
  * a temp name and rename()d over the old one: rename(2) replaces the directory entry atomically,
  * so every reader resolves either the old or the new release.

@@ -1,5 +1,5 @@
 /**
- * The signed manifest payload (DESIGN §3). Parsed from `unknown`; every issue is collected with
+ * The signed manifest payload. Parsed from `unknown`; every issue is collected with
  * its path so one failed parse tells the publisher everything that is wrong.
  */
 import { z } from 'zod';

@@ -4,6 +4,10 @@
  *
  * Only the command's own process group is ever killed: an app the restart command daemonises into
  * its own session (setsid, systemd) survives, and nothing at all is killed after a normal exit.
+ *
+ * As another user, the command runs through `setpriv --reuid --regid --init-groups` (util-linux):
+ * Node's own `spawn({ uid, gid })` drops every supplementary group, so a hook could not use a
+ * group the app user is in (the docker or adm group, a shared deploy group).
  */
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
@@ -65,12 +69,13 @@ export async function runCommand(options: RunOptions): Promise<RunResult> {
   const tail = new OutputTail();
   const env = { ...baseEnv(process.env, user), ...options.env };
 
-  const child = spawn('/bin/sh', ['-c', command], {
+  const shell = ['/bin/sh', '-c', command];
+  const [file, ...args] = user === undefined ? shell : [...dropTo(user), ...shell];
+  const child = spawn(file ?? '/bin/sh', args, {
     cwd,
     env,
     detached: true, // own process group (and session): the unit a timeout kills
     stdio: ['ignore', 'pipe', 'pipe'],
-    ...(user === undefined ? {} : { uid: user.uid, gid: user.gid }),
   });
 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
@@ -103,9 +108,12 @@ export async function runCommand(options: RunOptions): Promise<RunResult> {
     try {
       exit = await exited;
     } catch (error) {
+      const missingSetpriv = user !== undefined && (error as NodeJS.ErrnoException).code === 'ENOENT';
       throw new HoistError(
         'HOIST_HOOK_FAILED',
-        `${name}: could not start ${quote(command)} in ${cwd}: ${(error as Error).message}. Check that the directory exists and the user may enter it.`,
+        missingSetpriv
+          ? `${name}: could not run ${quote(command)} as uid ${user.uid}: setpriv (util-linux) is not installed; install util-linux`
+          : `${name}: could not start ${quote(command)} in ${cwd}: ${(error as Error).message}. Check that the directory exists and the user may enter it.`,
         { cause: error, details: { name, command, cwd } },
       );
     }
@@ -149,6 +157,11 @@ export async function runCommand(options: RunOptions): Promise<RunResult> {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** The argv prefix that runs a command as `user`, with the user's supplementary groups. */
+export function dropTo(user: RunUser): string[] {
+  return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--'];
 }
 
 function pipeLines(

@@ -1,5 +1,5 @@
 /**
- * Reading and writing the signed manifests in the bucket (DESIGN §2): the channel, the pin and
+ * Reading and writing the signed manifests in the bucket: the channel, the pin and
  * the history copies. What is read here is *not* verified (the publisher may have no trust
  * file); it only feeds sequences and choices the operator then signs. `--trust` adds the check.
  */

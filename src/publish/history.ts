@@ -4,8 +4,8 @@
  * as the search needs.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import { isAwsFailure } from '../aws/errors.ts';
 import { listKeys } from '../aws/object-store.ts';
-import { isHoistError } from '../errors.ts';
 import type { Manifest } from '../manifest/schema.ts';
 import { mapLimit } from '../fleet/map-limit.ts';
 import { readStoredManifest, type StoredManifest } from './envelope-io.ts';
@@ -49,7 +49,7 @@ export async function findInHistory(s3: S3Client, match: (m: Manifest) => boolea
       } catch (error) {
         if (options.signal?.aborted) throw error;
         // The bucket being unreachable is not a bad entry: stop.
-        if (isHoistError(error, 'HOIST_S3')) throw error;
+        if (isAwsFailure(error)) throw error;
         options.onSkip?.(k.key, error);
         return undefined;
       }

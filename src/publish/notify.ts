@@ -1,7 +1,6 @@
 /**
  * Notifications after a manifest is written: the envelope itself as the body of each SQS
- * message and as the Message of each SNS publish (DESIGN §5.1: the agent verifies what it
- * carries exactly as if read from S3). Sent in parallel; every failure is reported.
+ * message and as the Message of each SNS publish. Sent in parallel; every failure is reported.
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';

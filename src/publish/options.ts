@@ -3,16 +3,21 @@
  * notifications) and the client scope that names the endpoint in every AWS error.
  */
 import { userInfo } from 'node:os';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { createAwsClients, type AwsClients } from '../aws/clients.ts';
 import { s3Keys, type S3Keys } from '../aws/keys.ts';
-import { HoistError, isHoistError } from '../errors.ts';
+import { isAwsFailure } from '../aws/errors.ts';
+import { HoistError } from '../errors.ts';
 import { parseDuration } from '../util/units.ts';
 import type { NotifyTargets } from './notify.ts';
+import { addJsonOption } from '../cli/json-option.ts';
 
 export interface AwsOptions {
   region?: string;
   endpoint?: string;
+  endpointS3?: string;
+  endpointSqs?: string;
+  endpointSns?: string;
 }
 
 export interface BucketOptions extends AwsOptions {
@@ -25,6 +30,7 @@ export interface NotifyOptions {
   notifySns: string[];
 }
 
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -32,7 +38,10 @@ function collect(value: string, previous: string[]): string[] {
 export function addAwsOptions(cmd: Command): Command {
   return cmd
     .option('--region <region>', 'AWS region (default: the SDK\'s resolution: AWS_REGION, profile, instance metadata)')
-    .option('--endpoint <url>', 'S3/SQS/SNS endpoint override (S3-compatible stores, emulators)');
+    .option('--endpoint <url>', 'S3/SQS/SNS endpoint override (S3-compatible stores, emulators)')
+    .option('--endpoint-s3 <url>', 'S3 endpoint only, over --endpoint (a VPC interface endpoint)')
+    .option('--endpoint-sqs <url>', 'SQS endpoint only, over --endpoint')
+    .option('--endpoint-sns <url>', 'SNS endpoint only, over --endpoint');
 }
 
 export function addBucketOptions(cmd: Command): Command {
@@ -43,10 +52,20 @@ export function addBucketOptions(cmd: Command): Command {
   );
 }
 
+/** `--allow-loose-key`, beside `--key` of every command that loads a private key. */
+export function looseKeyOption(): Option {
+  return new Option('--allow-loose-key', 'use the private key even if its file is readable by group or others (refused otherwise: HOIST_KEY_PERMISSIONS)');
+}
+
 export function addNotifyOptions(cmd: Command): Command {
   return cmd
     .option('--notify-sqs <url>', 'send the envelope to this SQS queue (repeatable)', collect, [])
     .option('--notify-sns <arn>', 'publish the envelope to this SNS topic (repeatable)', collect, []);
+}
+
+/** The options of every command that writes a manifest: the bucket, AWS, notifications, --json. */
+export function addWriteOptions(cmd: Command): Command {
+  return addJsonOption(addNotifyOptions(addBucketOptions(cmd)));
 }
 
 export function notifyTargets(opts: NotifyOptions): NotifyTargets {
@@ -93,13 +112,17 @@ export async function withAws<T>(opts: AwsOptions, fn: (clients: AwsClients) => 
   const clients = createAwsClients({
     ...(opts.region === undefined ? {} : { region: opts.region }),
     endpoint: opts.endpoint ?? null,
+    endpoints: { s3: opts.endpointS3, sqs: opts.endpointSqs, sns: opts.endpointSns },
   });
   try {
     return await fn(clients);
   } catch (error) {
-    if (isHoistError(error) && (error.code === 'HOIST_S3' || error.code === 'HOIST_SQS' || error.code === 'HOIST_SNS')) {
-      const where = opts.endpoint === undefined ? `the AWS endpoint${opts.region === undefined ? '' : ` of ${opts.region}`}` : `endpoint ${opts.endpoint}`;
-      throw new HoistError(error.code, `${error.message} (${where})`, { cause: error.cause ?? error, details: { ...error.details, endpoint: opts.endpoint ?? null } });
+    // Unreachable endpoints are named where the error is made; answers with an error get it here.
+    if (isAwsFailure(error) && typeof error.details?.endpoint !== 'string') {
+      const service = error.code.startsWith('HOIST_SQS') ? 'sqs' : error.code.startsWith('HOIST_SNS') ? 'sns' : 's3';
+      const endpoint = clients.endpoints[service];
+      const where = endpoint === null ? `the AWS endpoint${opts.region === undefined ? '' : ` of ${opts.region}`}` : `endpoint ${endpoint}`;
+      throw new HoistError(error.code, `${error.message} (${where})`, { cause: error.cause ?? error, details: { ...error.details, endpoint } });
     }
     if (error instanceof Error && /Region is missing/i.test(error.message)) {
       throw new HoistError('HOIST_USAGE', 'no AWS region is configured; pass --region or set AWS_REGION', { cause: error });

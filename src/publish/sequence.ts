@@ -1,5 +1,5 @@
 /**
- * Manifest sequences (DESIGN §3): integers that strictly increase per (app, env, kind).
+ * Manifest sequences: integers that strictly increase per (app, env, kind).
  * Publishers use `max(now in ms, previous + 1)`, so two publishes within the same millisecond,
  * or on a host whose clock went backwards, still move forward.
  */

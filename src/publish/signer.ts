@@ -19,8 +19,8 @@ export interface Signer {
 }
 
 /** Loads the private key (HOIST_KEY_INVALID) and, with a trust file, checks its role (HOIST_KEY_NOT_IN_ROLE). */
-export async function loadSigner(keyPath: string, options: { trust?: string | undefined; role: Role; app: string; env: string }): Promise<Signer> {
-  const key = await loadPrivateKey(keyPath);
+export async function loadSigner(keyPath: string, options: { trust?: string | undefined; role: Role; app: string; env: string; allowLooseKey?: boolean | undefined }): Promise<Signer> {
+  const key = await loadPrivateKey(keyPath, { allowLoose: options.allowLooseKey });
   const keyId = keyIdOf(key);
   if (options.trust === undefined) return { key, keyId, policy: undefined };
   const policy = await loadTrustFile(options.trust);

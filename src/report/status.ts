@@ -1,12 +1,12 @@
 /**
- * The host status report, `status/<app>/<env>/<host-id>.json` (DESIGN §5.4): unsigned and
+ * The host status report, `status/<app>/<env>/<host-id>.json`: unsigned and
  * informational, written by each agent after every change and read by `hoist status`.
  * Building it is pure; publishing is one PUT.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { putObjectJson } from '../aws/object-store.ts';
-import { appStates, attemptOutcomes } from '../state/schema.ts';
+import { appStates } from '../state/schema.ts';
 import type { AppState, ReleaseRecord } from '../state/schema.ts';
 
 const releaseSummarySchema = z.object({
@@ -16,34 +16,75 @@ const releaseSummarySchema = z.object({
   since: z.string(),
 });
 
+/** The states this version of hoist knows; a report may carry others (newer agents). */
+export const KNOWN_STATES = [...appStates, 'waiting', 'halted'] as const;
+
+/** What the verified channel or pin says this host should run (a host outside the due cohort desires what it runs). */
+const desiredSchema = z.object({
+  version: z.string(),
+  sha256: z.string(),
+  sequence: z.number(),
+  kind: z.string(),
+  /** The pin's reason, for kind "pin". */
+  reason: z.string().nullable().optional(),
+});
+
+/** The newest manifest that failed verification on the host. */
+const rejectedSchema = z.object({
+  sequence: z.number().nullable().optional(),
+  code: z.string(),
+  message: z.string().nullable().optional(),
+  at: z.string().nullable().optional(),
+});
+
+/** A verified target the host did not take, and why: failed-list, cohort, step, window, halted. */
+const skippedSchema = z.object({
+  reason: z.string(),
+  eligibleAt: z.string().nullable().optional(),
+});
+
+const trustSchema = z.object({
+  version: z.number(),
+  expiresAt: z.string().nullable().optional(),
+  /** The newest trust document the host refused (or a broken walk), until a newer one is taken. */
+  rejected: z.object({ version: z.number().optional(), code: z.string(), message: z.string(), at: z.string() }).optional().catch(undefined),
+});
+
 /**
- * Parses a report read back from S3. Unknown extra fields (from newer agents) are accepted and
- * dropped; `previous` and the nullable attempt fields default to null for the same reason.
+ * A field newer than some agents: absent on older ones, and one of an unexpected shape is read as
+ * absent rather than making the whole report unreadable.
  */
-export const statusReportSchema = z.object({
+function optionalField<T extends z.ZodType>(schema: T) {
+  return schema.nullable().optional().catch(undefined);
+}
+
+/**
+ * Parses a report read back from S3. Unknown extra fields (from newer agents) are kept as they
+ * are, so `--json` passes them on; a state this version does not know is kept as its string;
+ * `previous` and the nullable attempt fields default to null for older agents.
+ */
+export const statusReportSchema = z.looseObject({
   hostId: z.string(),
   app: z.string(),
   env: z.string(),
-  state: z.enum(appStates),
+  state: z.string(),
   current: releaseSummarySchema.nullable(),
   previous: releaseSummarySchema.nullable().default(null),
+  desired: optionalField(desiredSchema),
   lastAttempt: z
     .object({
       version: z.string().nullable().default(null),
-      outcome: z.enum(attemptOutcomes),
+      outcome: z.string(),
       code: z.string().nullable().default(null),
       message: z.string().nullable().default(null),
       at: z.string(),
     })
     .nullable(),
-  /** The trust document the host holds, when it follows one (`trust.root`). */
-  trust: z
-    .object({
-      version: z.number(),
-      expiresAt: z.string().nullable(),
-      rejected: z.object({ version: z.number().optional(), code: z.string(), message: z.string(), at: z.string() }).optional(),
-    })
-    .optional(),
+  rejected: optionalField(rejectedSchema),
+  skipped: optionalField(skippedSchema),
+  trust: optionalField(trustSchema),
+  /** How far the host's clock is from S3's, as the agent reports it. */
+  clockSkew: z.unknown().optional(),
   agentVersion: z.string(),
   updatedAt: z.string(),
 });

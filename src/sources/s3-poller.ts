@@ -1,5 +1,5 @@
 /**
- * The S3 source (DESIGN §5 `source.s3`, §5.1 step 1): a node-cron schedule with per-tick jitter,
+ * The S3 source: a node-cron schedule with per-tick jitter,
  * and a poll that GETs each channel and pin with If-None-Match, so an unchanged poll costs one 304
  * per key and no body.
  */

@@ -1,5 +1,5 @@
 /**
- * The SQS source (DESIGN §5 `source.sqs`): a long-poll loop that hands each message to the agent,
+ * The SQS source: a long-poll loop that hands each message to the agent,
  * one at a time, keeps it invisible to other receivers while it is being handled, and deletes it
  * only when the handler says so.
  *

@@ -58,7 +58,11 @@ export async function acquireLock(stateDir: string): Promise<Lock> {
     const startTime = await processStartTime(process.pid);
     const record = `${JSON.stringify({ pid: process.pid, startTime, acquiredAt: new Date().toISOString() })}\n`;
     await handle.truncate(0);
-    await handle.write(record, 0, 'utf8');
+    // The holder record only names us in HOIST_LOCKED; on a full disk the lock holds without it.
+    await handle.write(record, 0, 'utf8').catch((err: unknown) => {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+    });
   } catch (err) {
     await handle.close();
     if (err instanceof HoistError) throw err;

@@ -1,14 +1,11 @@
 /**
- * Which release directories to delete (DESIGN §5.1 step 9, `keep`). The plan is pure; the
- * pruning itself is a thin shell around it.
+ * Which release directories to delete (`keep`). The plan is pure; the removal itself is the app
+ * tree's (src/tree/app-tree.ts).
  */
-import { lstat, readdir, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { HoistError } from '../errors.ts';
+import { basename } from 'node:path';
 
 /** `<version>-<sha256[0..12]>`, the only names hoist creates under releases/. */
 const RELEASE_DIR_RE = /^[A-Za-z0-9._+-]{1,64}-[0-9a-f]{12}$/;
-const STAGING_PREFIX = '.staging-';
 
 export interface RetentionOptions {
   /** How many releases stay on disk, counting the protected ones below. */
@@ -25,7 +22,8 @@ export interface ReleaseDirEntry {
 }
 
 export function isReleaseDirName(name: string): boolean {
-  return !name.startsWith(STAGING_PREFIX) && RELEASE_DIR_RE.test(name);
+  // staging (`.staging-*`) and trash (`.trash-*`) directories are work in progress, never releases
+  return !name.startsWith('.') && RELEASE_DIR_RE.test(name);
 }
 
 /**
@@ -48,48 +46,4 @@ export function planPrune(releases: ReadonlyArray<ReleaseDirEntry>, options: Ret
     else remove.push(release.name);
   }
   return { remove };
-}
-
-/** Applies planPrune to `<root>/releases`; returns the names removed (oldest last). */
-export async function pruneReleases(
-  root: string,
-  options: RetentionOptions & { readonly signal?: AbortSignal | undefined },
-): Promise<string[]> {
-  const dir = join(root, 'releases');
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw ioError(`Could not list ${dir}`, err, dir);
-  }
-  const entries: ReleaseDirEntry[] = [];
-  for (const name of names) {
-    if (!isReleaseDirName(name)) continue;
-    try {
-      const stats = await lstat(join(dir, name));
-      if (stats.isDirectory()) entries.push({ name, mtimeMs: stats.mtimeMs });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`Could not stat ${join(dir, name)}`, err, dir);
-    }
-  }
-  const { remove } = planPrune(entries, options);
-  const removed: string[] = [];
-  for (const name of remove) {
-    options.signal?.throwIfAborted();
-    try {
-      await rm(join(dir, name), { recursive: true, force: true });
-    } catch (err) {
-      throw ioError(`Could not remove the old release ${join(dir, name)}`, err, dir);
-    }
-    removed.push(name);
-  }
-  return removed;
-}
-
-function ioError(what: string, err: unknown, path: string): HoistError {
-  return new HoistError('HOIST_IO', `${what}: ${err instanceof Error ? err.message : String(err)}.`, {
-    cause: err,
-    details: { path },
-  });
 }

@@ -52,7 +52,7 @@ export const appStateSchema = z.object({
   current: releaseRecordSchema.optional(),
   previous: releaseRecordSchema.optional(),
   highWater: z.object({ release: markSchema.optional(), pin: markSchema.optional() }),
-  /** Artifact digests that failed health here; never retried (DESIGN §5.1 step 8). */
+  /** Artifact digests that failed health here; never retried. */
   failed: z.array(sha256),
   lastAttempt: lastAttemptSchema.optional(),
   state: z.enum(appStates),

@@ -1,6 +1,5 @@
 /**
- * Verification of a manifest envelope against a trust policy (DESIGN §5.1 step 2, up to the
- * checks that need state). Pure: no I/O, the clock is a parameter.
+ * Verification of a manifest envelope against a trust policy. Pure: no I/O, the clock is a parameter.
  */
 import { verify as verifySignature } from 'node:crypto';
 import { HoistError } from '../errors.ts';
@@ -76,7 +75,7 @@ function countSignatures(envelope: Envelope, payloadBytes: Buffer, policy: Trust
   let trustedSeen = 0;
   let failed = 0;
   for (const { keyid, sig } of envelope.signatures) {
-    if (!rp.keyIds.has(keyid)) continue; // unknown key ids are ignored (DESIGN §3)
+    if (!rp.keyIds.has(keyid)) continue; // unknown key ids are ignored
     const key = keyById(policy, keyid);
     if (key === undefined) continue;
     trustedSeen++;

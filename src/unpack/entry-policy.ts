@@ -1,5 +1,5 @@
 /**
- * Which archive entries may be unpacked (DESIGN §5.1 step 4). Pure: no I/O, one call per entry in
+ * Which archive entries may be unpacked. Pure: no I/O, one call per entry in
  * archive order, so every rule is table-tested without writing a file.
  *
  * Allowed: regular files and directories; symlinks only when enabled, relative, resolving inside
@@ -10,6 +10,7 @@
 
 import path from 'node:path';
 import { HoistError } from '../errors.ts';
+import { resolveLink } from './link-chain.ts';
 import { ratioBudget } from './limits.ts';
 import type { UnpackLimits } from './limits.ts';
 
@@ -32,7 +33,8 @@ const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 
 export class EntryPolicy {
   readonly #options: EntryPolicyOptions;
-  readonly #symlinks = new Set<string>();
+  /** Every symlink of the release so far: path → target (a later entry at the same path replaces it). */
+  readonly #symlinks = new Map<string, string>();
   /** First path segments seen, so callers can wait for all work under them. */
   readonly topLevel = new Set<string>();
   entries = 0;
@@ -67,12 +69,15 @@ export class EntryPolicy {
     if (FILE_TYPES.has(entry.type)) {
       if (rel === '.') throw unsafe(entry, 'a file cannot replace the release directory');
       this.#count(entry);
+      this.#symlinks.delete(rel);
     } else if (entry.type === 'Directory') {
       // a directory entry has no content, whatever its size field says
+      this.#symlinks.delete(rel);
     } else if (entry.type === 'SymbolicLink') {
       if (!allowSymlinks) throw unsafe(entry, 'symlinks are not allowed in releases (enable them in the app config)');
+      if (rel === '.') throw unsafe(entry, 'a symlink cannot replace the release directory');
       this.#checkSymlinkTarget(entry, rel);
-      this.#symlinks.add(rel);
+      this.#symlinks.set(rel, entry.linkpath ?? '');
     } else {
       throw unsafe(entry, describeType(entry.type));
     }
@@ -87,6 +92,20 @@ export class EntryPolicy {
     const top = segments[0];
     if (top !== undefined) this.topLevel.add(top);
     return rel;
+  }
+
+  /**
+   * Once every entry is in: each symlink resolved through the whole chain of the release's links
+   * must stay inside it. A link is only checked by its own text as it arrives (a later link may
+   * change where it leads), so this is the check that holds; call it before the release is used.
+   */
+  finish(): void {
+    for (const [rel, target] of this.#symlinks) {
+      const where = resolveLink(rel, this.#symlinks);
+      if (where.inside) continue;
+      const how = where.reason === 'loop' ? `it is part of a symlink loop (through ${where.via})` : `through ${where.via === rel ? 'its own target' : `the symlink ${where.via}`} it resolves outside the release`;
+      throw unsafe({ path: rel, type: 'SymbolicLink', size: 0, linkpath: target }, how);
+    }
   }
 
   #count(entry: EntryFacts): void {

@@ -1,4 +1,4 @@
-/** Caps on what one archive may unpack to (DESIGN §5, `limits:`). */
+/** Caps on what one archive may unpack to. */
 export interface UnpackLimits {
   /** Most entries (files, directories, symlinks) in the archive. */
   readonly entries: number;

@@ -1,18 +1,20 @@
 /**
- * Hardened extraction of a release archive into an empty staging directory (DESIGN §5.1 step 4).
+ * Hardened extraction of a release archive into an empty staging directory.
  *
  * Layers, each of which fails the unpack (never skips an entry silently):
  * - our own decompression, capped by the ratio budget (decompress.ts);
  * - node-tar's `Parser` for the tar format only (headers, pax and GNU long names, checksums),
- *   with `strict: true`, so every tar warning (bad checksum, truncation) becomes an error;
+ *   with `strict: true`, so every tar warning (bad checksum, truncation) becomes an error; the
+ *   end-of-archive marker (two zero blocks) is required, so an archive cut between two entries is
+ *   refused (HOIST_ARCHIVE_TRUNCATED) instead of deploying the entries before the cut;
  * - EntryPolicy (entry-policy.ts), before an entry is written: types, paths, symlink targets,
- *   entries/depth/bytes caps;
+ *   entries/depth/bytes caps; once every entry is in, each symlink resolved through the chain;
  * - our TreeWriter (tree-writer.ts), which writes what the policy admitted: owner and modes set as
  *   it goes, never setuid/setgid/sticky, never through a symlink;
  * - a flush of the whole tree to disk (sync-tree.ts).
  */
 
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Parser } from 'tar';
@@ -26,6 +28,7 @@ import { ratioBudget } from './limits.ts';
 import type { UnpackLimits } from './limits.ts';
 import { syncTree } from './sync-tree.ts';
 import { TreeWriter } from './tree-writer.ts';
+import { testPause } from '../util/test-pause.ts';
 
 export { DEFAULT_UNPACK_LIMITS } from './limits.ts';
 export type { UnpackLimits } from './limits.ts';
@@ -35,8 +38,8 @@ export { syncTree } from './sync-tree.ts';
 const READ_CHUNK = 1024 * 1024;
 
 export interface UnpackOptions {
-  /** The verified archive. */
-  readonly file: string;
+  /** The verified archive: a path, or an open descriptor (an unprivileged worker gets its stdin). */
+  readonly file: string | { readonly fd: number };
   readonly format: ArchiveFormat;
   /** An existing, empty staging directory. */
   readonly dest: string;
@@ -45,8 +48,13 @@ export interface UnpackOptions {
   readonly allowSymlinks?: boolean;
   /** Owner of every unpacked entry and of `dest` (needs root). */
   readonly owner?: { readonly uid: number; readonly gid: number };
+  /** Read-only release modes: no group/other write bits, the group reads what the owner reads. */
+  readonly sealed?: boolean;
   readonly signal?: AbortSignal;
 }
+
+/** Entries written before the `unpack-midway` test pause (race tests act in the middle of a tree). */
+const MIDWAY_ENTRIES = 500;
 
 export interface UnpackResult {
   readonly entries: number;
@@ -54,12 +62,14 @@ export interface UnpackResult {
   readonly bytes: number;
 }
 
-const IO_CODES = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EIO', 'EMFILE', 'ENFILE']);
+/** File-system failures (an unprivileged unpack refused somewhere, a tree changed under it), not archive faults. */
+const IO_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'EIO', 'EMFILE', 'ENFILE', 'ELOOP', 'ENOTDIR', 'ENOENT']);
+const SPACE_CODES = new Set(['ENOSPC', 'EDQUOT']);
 
 export async function unpackArchive(options: UnpackOptions): Promise<UnpackResult> {
   const { file, format, dest, limits, signal } = options;
   signal?.throwIfAborted();
-  const compressedSize = (await stat(file)).size;
+  const compressedSize = typeof file === 'string' ? (await stat(file)).size : fstatSync(file.fd).size;
   const destStat = await stat(dest);
   if (!destStat.isDirectory()) {
     throw new HoistError('HOIST_IO', `the unpack destination ${dest} is not a directory`);
@@ -72,7 +82,7 @@ export async function unpackArchive(options: UnpackOptions): Promise<UnpackResul
   };
   let writer: TreeWriter;
   try {
-    writer = new TreeWriter({ dest, owner: options.owner });
+    writer = new TreeWriter({ dest, owner: options.owner, sealed: options.sealed });
   } catch (cause) {
     throw toUnpackError(cause);
   }
@@ -143,15 +153,21 @@ export async function unpackArchive(options: UnpackOptions): Promise<UnpackResul
   }
 
   const guard = new DecompressionGuard(ratioBudget(compressedSize, limits), limits.maxDecompressionRatio);
+  const input = typeof file === 'string' ? createReadStream(file, { highWaterMark: READ_CHUNK }) : createReadStream('', { fd: file.fd, autoClose: false, highWaterMark: READ_CHUNK });
+  let midway = false;
   try {
     await pipeline(
-      createReadStream(file, { highWaterMark: READ_CHUNK }),
+      input,
       createDecompressor(format),
       guard,
       async function feedTar(source: AsyncIterable<Buffer>) {
         for await (const chunk of source) {
           if (failure !== undefined) return;
           if (!sawEnd) parser.write(chunk);
+          if (!midway && policy.entries >= MIDWAY_ENTRIES) {
+            midway = true;
+            await testPause('unpack-midway');
+          }
         }
       },
       signal === undefined ? {} : { signal },
@@ -164,10 +180,16 @@ export async function unpackArchive(options: UnpackOptions): Promise<UnpackResul
     // (a cut entry is reported as truncated) before end() returns
     parser.end();
     if (!ended) fail(new HoistError('HOIST_UNPACK_FAILED', 'the archive did not end where its tar structure says it should; publish it again'));
+    else if (!sawEnd) {
+      fail(new HoistError('HOIST_ARCHIVE_TRUNCATED', `the archive stops after ${policy.entries} entries without the tar end-of-archive marker: it was cut short (a truncated upload or build); pack and publish it again`, { details: { entries: policy.entries } }));
+    }
   }
   try {
-    if (failure === undefined) writer.finish();
-    else writer.abandon();
+    if (failure === undefined) {
+      policy.finish();
+      await testPause('unpack-finishing');
+      writer.finish();
+    } else writer.abandon();
   } catch (error) {
     fail(error);
   }
@@ -193,6 +215,9 @@ function toUnpackError(error: unknown): unknown {
   if (error instanceof Error && error.name === 'AbortError') return error;
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
+  if (typeof code === 'string' && SPACE_CODES.has(code)) {
+    return new HoistError('HOIST_NO_SPACE', `unpacking ran out of space: ${message}; free space in the app root or lower keep; the serving release keeps serving`, { cause: error });
+  }
   if (typeof code === 'string' && IO_CODES.has(code)) {
     return new HoistError('HOIST_IO', `unpacking failed on the file system: ${message}; check free space and permissions`, {
       cause: error,

@@ -1,5 +1,5 @@
 /**
- * Crash safety (DESIGN §5.2) with real SIGKILLs of the real agent, then a restart: `current`
+ * Crash safety with real SIGKILLs of the real agent, then a restart: `current`
  * always points at a complete release, an uncommitted flip is rolled back, no staging is left.
  */
 import { test } from 'node:test';

@@ -215,7 +215,7 @@ test('a bucket prefix: channel under <prefix>channels/, artifact key written wit
       artifact: { key, sha256: a.sha256, size: a.size, format: 'tar+gzip' },
       issuedAt: new Date(Date.now() - 1000).toISOString(),
     });
-  // As DESIGN §3's example reads: the key relative to the prefix.
+  // As the documented example reads: the key relative to the prefix.
   const v1 = await h.artifact('1.0.0');
   await put(`hoist/artifacts/web/${v1.sha256}.tar.gz`, await readFile(v1.file));
   await put('hoist/channels/web/prod.json', release('1.0.0', `artifacts/web/${v1.sha256}.tar.gz`, v1));

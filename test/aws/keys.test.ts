@@ -5,7 +5,7 @@ import { isHoistError } from '../../src/errors.ts';
 
 const SHA = 'a'.repeat(64);
 
-test('s3Keys without a prefix builds the DESIGN §2 layout at the bucket root', () => {
+test('s3Keys without a prefix builds the documented layout at the bucket root', () => {
   const k = s3Keys('');
   assert.equal(k.prefix, '');
   assert.equal(k.channel('web', 'prod'), 'channels/web/prod.json');

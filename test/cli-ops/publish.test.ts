@@ -82,7 +82,7 @@ test('zstd artifacts are detected; other files, bad versions and bad keys are re
   assert.equal((await listAll(h, 'history/')).length, 2);
 });
 
-test('an unreachable endpoint fails fast with HOIST_S3 naming the endpoint', async () => {
+test('a refused connection fails fast with HOIST_S3_UNREACHABLE naming the endpoint', async () => {
   await using h = await createHarness();
   const file = await buildRelease(h, '1.0.0');
   const { freePort } = await import('../helpers/app.ts');
@@ -92,12 +92,64 @@ test('an unreachable endpoint fails fast with HOIST_S3 naming the endpoint', asy
   const r = await run([HOIST_BIN, ...publishArgs(h, '1.0.0', file), '--bucket', 'hoist-test', '--endpoint', dead, '--region', 'us-east-1'], {
     env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
   });
-  assertCode(r, 1, 'HOIST_S3');
+  assertCode(r, 1, 'HOIST_S3_UNREACHABLE');
   assert.ok(r.stderr.includes(dead), r.stderr);
   assert.ok(performance.now() - started < 20_000, 'failed fast');
   const status = await run([HOIST_BIN, 'status', '--app', 'web', '--env', 'prod', '--bucket', 'b', '--endpoint', dead, '--region', 'us-east-1'], {
     env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
   });
-  assertCode(status, 1, 'HOIST_S3');
+  assertCode(status, 1, 'HOIST_S3_UNREACHABLE');
   assert.ok(status.stderr.includes(dead));
+});
+
+test('a private key readable by group or others is refused by every signing command (HOIST_KEY_PERMISSIONS, exit 2) unless --allow-loose-key', async () => {
+  await using h = await createHarness();
+  const { chmod, copyFile } = await import('node:fs/promises');
+  const loose = path.join(h.dir, 'loose.key');
+  await copyFile(h.keyPaths.ci?.key ?? '', loose);
+  await chmod(loose, 0o644);
+  const file = await buildRelease(h, '1.0.0');
+  const args = publishArgs(h, '1.0.0', file);
+  args[args.length - 1] = loose;
+  const refused = await ops(h, args);
+  assertCode(refused, 2, 'HOIST_KEY_PERMISSIONS');
+  assert.match(refused.stderr, /mode 0644.*chmod 600/);
+  assert.deepEqual(await listAll(h, 'channels/'), [], 'nothing was published');
+  for (const other of [
+    ['pin', '--app', 'web', '--env', 'prod', '--version', '1.0.0', '--reason', 'r', '--key', loose],
+    ['unpin', '--app', 'web', '--env', 'prod', '--key', loose],
+    ['rollback', '--app', 'web', '--env', 'prod', '--key', loose],
+    ['approve', '--app', 'web', '--env', 'prod', '--key', loose],
+  ]) {
+    assertCode(await ops(h, other), 2, 'HOIST_KEY_PERMISSIONS');
+  }
+  const { run, HOIST_BIN } = await import('../helpers/harness.ts');
+  const payload = path.join(h.dir, 'payload.json');
+  await (await import('node:fs/promises')).writeFile(payload, '{}');
+  assertCode(await run([HOIST_BIN, 'sign', payload, '--key', loose]), 2, 'HOIST_KEY_PERMISSIONS');
+  const allowed = await ops(h, [...args, '--allow-loose-key']);
+  assert.equal(allowed.code, 0, allowed.stderr);
+});
+
+test('--json: publish, pin, unpin and rollback print one JSON object with what they wrote', async () => {
+  await using h = await createHarness();
+  const file = await buildRelease(h, '1.0.0');
+  const published = await ops(h, [...publishArgs(h, '1.0.0', file), '--json']);
+  assert.equal(published.code, 0, published.stderr);
+  const p = JSON.parse(published.stdout) as { artifact: { outcome: string; sha256: string }; release: { version: string; sequence: number }; wrote: string[]; notified: unknown[] };
+  assert.equal(p.artifact.outcome, 'uploaded');
+  assert.equal(p.release.version, '1.0.0');
+  assert.deepEqual(p.wrote.sort(), ['channels/web/prod.json', `history/web/prod/${p.release.sequence}.json`].sort());
+  assert.deepEqual(p.notified, []);
+  const second = await ops(h, [...publishArgs(h, '1.0.1', await buildRelease(h, '1.0.1')), '--json']);
+  assert.equal(second.code, 0, second.stderr);
+  const pinned = await ops(h, ['pin', '--app', 'web', '--env', 'prod', '--version', '1.0.0', '--reason', 'hold', '--key', h.keyPaths.alice?.key ?? '', '--json']);
+  assert.equal(pinned.code, 0, pinned.stderr);
+  assert.deepEqual((JSON.parse(pinned.stdout) as { pinned: { version: string; reason: string } }).pinned.reason, 'hold');
+  const unpinned = await ops(h, ['unpin', '--app', 'web', '--env', 'prod', '--key', h.keyPaths.alice?.key ?? '', '--json']);
+  assert.equal(unpinned.code, 0, unpinned.stderr);
+  assert.ok('unpinned' in (JSON.parse(unpinned.stdout) as object));
+  const rolled = await ops(h, ['rollback', '--app', 'web', '--env', 'prod', '--key', h.keyPaths.ci?.key ?? '', '--json']);
+  assert.equal(rolled.code, 0, rolled.stderr);
+  assert.deepEqual((JSON.parse(rolled.stdout) as { rolledBack: { from: string; to: string } }).rolledBack.to, '1.0.0');
 });

@@ -272,3 +272,21 @@ test('pack twice gives identical sha256 and parseable lines', async () => {
     assert.match(z.stdout, /^format tar\+zstd$/m);
   });
 });
+
+test('--json: keygen and pack print one JSON object', async () => {
+  await withDir(async (dir) => {
+    const key = await hoist(['keygen', '--out', 'j', '--json'], { cwd: dir });
+    assert.equal(key.code, 0, key.stderr);
+    const k = JSON.parse(key.stdout) as { keyid: string; private: string; public: string };
+    assert.match(k.keyid, /^[0-9a-f]{64}$/);
+    assert.deepEqual([k.private, k.public], ['j.key', 'j.pub']);
+    await mkdir(join(dir, 'tree'));
+    await writeFile(join(dir, 'tree', 'a.txt'), 'a');
+    const packed = await hoist(['pack', 'tree', '--out', 't.tar.gz', '--json'], { cwd: dir });
+    assert.equal(packed.code, 0, packed.stderr);
+    const p = JSON.parse(packed.stdout) as { sha256: string; size: number; format: string; file: string };
+    assert.equal(p.format, 'tar+gzip');
+    assert.equal(p.file, 't.tar.gz');
+    assert.match(p.sha256, /^[0-9a-f]{64}$/);
+  });
+});

@@ -41,7 +41,7 @@ test('the example config parses, with values and defaults applied', () => {
   assert.equal(app.keep, 5);
   assert.deepEqual(app.shared, ['log', 'uploads']);
   assert.equal(app.allowSymlinks, false, 'default allowSymlinks');
-  assert.deepEqual(app.hooks?.preActivate, { run: 'npm ci --omit=dev', timeout: 600_000 });
+  assert.deepEqual(app.hooks?.preActivate, { run: './bin/migrate', timeout: 600_000 });
   assert.deepEqual(app.hooks?.postActivate, { run: './bin/warm-cache', timeout: 60_000 });
   assert.deepEqual(app.restart, { run: 'systemctl restart web', timeout: 120_000 });
   assert.deepEqual(app.health, {

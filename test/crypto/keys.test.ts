@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, keyIdOf, loadPrivateKey, loadPublicKey } from '../../src/crypto/keys.ts';
@@ -40,7 +40,7 @@ test('generateKeyPair gives PKCS#8 and SPKI PEM with a 64-hex key id', async () 
 test('keys load from files; public paths resolve against baseDir', async () => {
   await withDir(async (dir) => {
     const pair = generateKeyPair();
-    await writeFile(join(dir, 'k.key'), pair.privatePem);
+    await writeFile(join(dir, 'k.key'), pair.privatePem, { mode: 0o600 });
     await writeFile(join(dir, 'k.pub'), pair.publicPem);
     assert.equal(keyIdOf(await loadPrivateKey(join(dir, 'k.key'))), pair.keyId);
     assert.equal(keyIdOf(await loadPublicKey('k.pub', dir)), pair.keyId);
@@ -53,10 +53,10 @@ test('key errors are HOIST_KEY_INVALID with a message that says what is wrong', 
     const pair = generateKeyPair();
     await writeFile(join(dir, 'k.key'), pair.privatePem);
     await writeFile(join(dir, 'junk.pem'), 'not a key at all');
-    await writeFile(join(dir, 'bad.pem'), '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');
+    await writeFile(join(dir, 'bad.pem'), '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n', { mode: 0o600 });
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     await writeFile(join(dir, 'rsa.pub'), rsa.publicKey.export({ type: 'spki', format: 'pem' }));
-    await writeFile(join(dir, 'rsa.key'), rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    await writeFile(join(dir, 'rsa.key'), rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
 
     await rejectsWith(loadPublicKey('missing.pub', dir), 'HOIST_KEY_INVALID', /does not exist/);
     await rejectsWith(loadPrivateKey(join(dir, 'missing.key')), 'HOIST_KEY_INVALID', /does not exist/);
@@ -74,4 +74,22 @@ test('key errors are HOIST_KEY_INVALID with a message that says what is wrong', 
 test('keyIdOf rejects a non-Ed25519 key', () => {
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   assert.throws(() => keyIdOf(publicKey), (error: unknown) => error instanceof HoistError && error.code === 'HOIST_KEY_INVALID');
+});
+
+test('a private key file its group or others can read or write is refused unless allowLoose', async () => {
+  await withDir(async (dir) => {
+    const pair = generateKeyPair();
+    const file = join(dir, 'loose.key');
+    for (const mode of [0o644, 0o640, 0o604, 0o620, 0o602]) {
+      await writeFile(file, pair.privatePem);
+      await chmod(file, mode);
+      await rejectsWith(loadPrivateKey(file), 'HOIST_KEY_PERMISSIONS', new RegExp(`mode 0${mode.toString(8)}.*chmod 600 .*--allow-loose-key`));
+      assert.equal(keyIdOf(await loadPrivateKey(file, { allowLoose: true })), pair.keyId);
+    }
+    await chmod(file, 0o400);
+    assert.equal(keyIdOf(await loadPrivateKey(file)), pair.keyId);
+    // Public keys are public: any mode.
+    await writeFile(join(dir, 'k.pub'), pair.publicPem, { mode: 0o644 });
+    assert.equal(keyIdOf(await loadPublicKey(join(dir, 'k.pub'))), pair.keyId);
+  });
 });

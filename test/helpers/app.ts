@@ -6,7 +6,8 @@
  *                 GET /version → the version. Once listening it writes its pid to $APP_PID_FILE
  *                 (atomically): that file is the "it is up" signal and the handle to stop it.
  * - `VERSION`, `behaviour.json`
- * - `restart.sh`  the app's restart command. Needs APP_PORT; APP_PID_FILE defaults to
+ * - `restart.sh`  the app's restart command (a copy outside the root starts $HOIST_RELEASE_DIR,
+ *                 see writeRestartScript). Needs APP_PORT; APP_PID_FILE defaults to
  *                 `<release dir>/../../app.pid`, i.e. `<app root>/app.pid` for a release in
  *                 `<root>/releases/<name>`. It stops the instance named in the pid file (TERM, then
  *                 KILL after 5 s; only if that pid really runs a server.mjs), starts this release's
@@ -107,9 +108,20 @@ export async function stopApp(pidFile: string): Promise<void> {
 }
 
 /** The shell command line a test puts in the agent config as `restart.run`. */
-export function restartCommand(options: { port: number; pidFile: string; node?: string }): string {
+/**
+ * The restart command of the test app. With `script` (a copy written by writeRestartScript outside
+ * the app root, as an agent's restart must be: it runs as root and may not run a release's file)
+ * it starts the release in $HOIST_RELEASE_DIR; without, the release's own `./restart.sh`.
+ */
+export function restartCommand(options: { port: number; pidFile: string; node?: string; script?: string }): string {
   const node = options.node ?? process.execPath;
-  return `APP_PORT=${options.port} APP_PID_FILE=${shellQuote(options.pidFile)} HOIST_TEST_NODE=${shellQuote(node)} ./restart.sh`;
+  const run = options.script === undefined ? './restart.sh' : `sh ${shellQuote(options.script)}`;
+  return `APP_PORT=${options.port} APP_PID_FILE=${shellQuote(options.pidFile)} HOIST_TEST_NODE=${shellQuote(node)} ${run}`;
+}
+
+/** Writes the test app's restart script to `file` (outside any app root), for restartCommand. */
+export async function writeRestartScript(file: string): Promise<void> {
+  await writeFile(file, RESTART_SH, { mode: 0o755 });
 }
 
 /** GET http://127.0.0.1:port/path → status and body (bounded by a timeout). */
@@ -198,7 +210,7 @@ const RESTART_SH = `#!/bin/sh
 # hoist test app: stop the running instance, start this release detached, wait until it listens.
 set -eu
 : "\${APP_PORT:?APP_PORT must be set}"
-release_dir=$(cd "$(dirname "$0")" && pwd -P)
+release_dir=$(cd "\${HOIST_RELEASE_DIR:-$(dirname "$0")}" && pwd -P)
 APP_PID_FILE=\${APP_PID_FILE:-"$release_dir/../../app.pid"}
 APP_LOG_FILE=\${APP_LOG_FILE:-"$APP_PID_FILE.log"}
 export APP_PORT APP_PID_FILE

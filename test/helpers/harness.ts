@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,8 @@ import { generateKeyPair } from '../../src/crypto/keys.ts';
 import { signEnvelope, addSignature, serializeEnvelope } from '../../src/dsse/envelope.ts';
 import { packDirectory } from '../../src/pack/pack.ts';
 import { startAws, type AwsEnv } from './fauxqs.ts';
-import { freePort, getApp, restartCommand, stopApp, writeAppRelease, type AppBehaviour } from './app.ts';
+import { compress, tarBytes, type TarEntrySpec } from './tarballs.ts';
+import { freePort, getApp, restartCommand, stopApp, writeAppRelease, writeRestartScript, type AppBehaviour } from './app.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const HOIST_BIN = path.join(REPO, 'bin', 'hoist.js');
@@ -46,15 +47,22 @@ export interface Harness extends AsyncDisposable {
   readonly pidFile: string;
   readonly configPath: string;
   readonly hostId: string;
+  /** The test app's restart command (a script outside the app root, run as root). */
+  readonly restart: string;
   artifact(version: string, behaviour?: AppBehaviour, options?: { zstd?: boolean; filler?: number }): Promise<Artifact>;
+  /** A hand-built archive: the test app's files (sorted, directories first) followed by `extra` entries. */
+  artifactWith(version: string, extra: readonly TarEntrySpec[], options?: { behaviour?: AppBehaviour; format?: 'tar+gzip' | 'tar+zstd'; end?: boolean }): Promise<Artifact>;
+  /** Uploads archive bytes as a content-addressed artifact. */
+  upload(bytes: Buffer, format: 'tar+gzip' | 'tar+zstd'): Promise<Artifact>;
   publish(version: string, artifact: Artifact, options?: PublishOptions): Promise<string>;
   pin(version: string | null, artifact: Artifact | null, options?: PublishOptions & { hosts?: string[] }): Promise<string>;
   sign(payload: Record<string, unknown>, keys?: string[]): string;
   putChannel(text: string): Promise<void>;
   writeConfig(overrides?: ConfigOverrides): Promise<string>;
-  once(extraArgs?: string[]): Promise<RunResult>;
+  /** `wrap`: a command line the agent runs under (e.g. `unshare --mount ...`), ending in its argv. */
+  once(extraArgs?: string[], options?: { wrap?: readonly string[]; env?: Record<string, string> }): Promise<RunResult>;
   /** `nodeArgs`: runtime flags before the entry point (V8 flags NODE_OPTIONS does not accept). */
-  start(options?: { env?: Record<string, string>; nodeArgs?: readonly string[] }): AgentProcess;
+  start(options?: { env?: Record<string, string>; nodeArgs?: readonly string[]; wrap?: readonly string[] }): AgentProcess;
   current(): Promise<string | undefined>;
   /** True once `version` is current, committed and no deploy is under way. */
   settledOn(version: string): Promise<boolean>;
@@ -119,10 +127,15 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
   const aws = await startAws();
   await aws.createBucket(BUCKET);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hoist-e2e-'));
+  // app users (privilege tests) must reach the app root and the restart script
+  await chmod(dir, 0o755);
   const root = path.join(dir, 'srv', 'web');
+  const restartScript = path.join(dir, 'restart.sh');
+  await writeRestartScript(restartScript);
   const stateDir = path.join(dir, 'state');
   const port = await freePort();
   const pidFile = path.join(dir, 'app.pid');
+  const restart = restartCommand({ port, pidFile, node: process.execPath, script: restartScript });
   const configPath = path.join(dir, 'agent.yaml');
   const hostId = options.hostId ?? 'host-1';
   await mkdir(path.join(dir, 'keys'), { recursive: true });
@@ -177,6 +190,7 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
     pidFile,
     configPath,
     hostId,
+    restart,
     keyPaths,
     sign,
     async artifact(version, behaviour = 'healthy', o = {}) {
@@ -197,6 +211,26 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
       const key = `artifacts/web/${packed.sha256}.${o.zstd === true ? 'tar.zst' : 'tar.gz'}`;
       await put(key, await readFile(file));
       return { key, sha256: packed.sha256, size: packed.size, format, file };
+    },
+    async artifactWith(version, extra, o = {}) {
+      const src = path.join(dir, 'build', `${version}-${Math.random().toString(36).slice(2, 8)}`);
+      await mkdir(src, { recursive: true });
+      await writeAppRelease(src, { version, behaviour: o.behaviour ?? 'healthy' });
+      const entries: TarEntrySpec[] = [];
+      for (const name of ['VERSION', 'behaviour.json', 'restart.sh', 'server.mjs']) {
+        entries.push({ path: name, body: await readFile(path.join(src, name)), mode: name === 'restart.sh' ? 0o755 : 0o644 });
+      }
+      return harness.upload(compress(tarBytes([...entries, ...extra], { end: o.end ?? true }), o.format ?? 'tar+gzip'), o.format ?? 'tar+gzip');
+    },
+    async upload(bytes, format) {
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      const ext = format === 'tar+zstd' ? 'tar.zst' : 'tar.gz';
+      const file = path.join(dir, 'build', `${sha}.${ext}`);
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, bytes);
+      const key = `artifacts/web/${sha}.${ext}`;
+      await put(key, bytes);
+      return { key, sha256: sha, size: bytes.length, format, file };
     },
     async publish(version, artifact, o = {}) {
       const text = sign(manifest('release', version, artifact, o), o.keys);
@@ -224,7 +258,7 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
             env: 'prod',
             root,
             keep: 3,
-            restart: { run: restartCommand({ port, pidFile, node: process.execPath }), timeout: '20s' },
+            restart: { run: restart, timeout: '20s' },
             health: {
               http: { url: `http://127.0.0.1:${port}/healthz`, expectStatus: 200, bodyIncludes: 'ok' },
               timeout: '1s',
@@ -249,11 +283,12 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
       await writeFile(configPath, stringify(config));
       return configPath;
     },
-    async once(extraArgs = []) {
-      return run([HOIST_BIN, 'agent', '--config', configPath, '--once', ...extraArgs]);
+    async once(extraArgs = [], o = {}) {
+      return run([HOIST_BIN, 'agent', '--config', configPath, '--once', ...extraArgs], { ...(o.env === undefined ? {} : { env: o.env }), ...(o.wrap === undefined ? {} : { wrap: o.wrap }) });
     },
     start(o = {}) {
-      const child = spawn(process.execPath, [...(o.nodeArgs ?? []), HOIST_BIN, 'agent', '--config', configPath], {
+      const argv = [...(o.wrap ?? []), process.execPath, ...(o.nodeArgs ?? []), HOIST_BIN, 'agent', '--config', configPath];
+      const child = spawn(argv[0] ?? process.execPath, argv.slice(1), {
         env: { ...process.env, ...TEST_AWS_ENV, ...o.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -362,9 +397,10 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
   return harness;
 }
 
-export function run(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
+export function run(args: string[], options: { env?: Record<string, string>; input?: string; wrap?: readonly string[] } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...TEST_AWS_ENV, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const argv = [...(options.wrap ?? []), process.execPath, ...args];
+    const child = spawn(argv[0] ?? process.execPath, argv.slice(1), { env: { ...process.env, ...TEST_AWS_ENV, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -1,7 +1,7 @@
 /**
  * Tools for the crash-torture and fault tests, on top of `harness.ts`: a seeded PRNG, artifacts
  * built quickly (a reusable filler tree, an incompressible blob for slow downloads), the on-disk
- * invariants of DESIGN §5.2 (`current` complete, no staging, no `.part`, state.json valid) and a
+ * crash-safety invariants (`current` complete, no staging, no `.part`, state.json valid) and a
  * sweep for processes a SIGKILLed agent left behind.
  */
 import { randomBytes } from 'node:crypto';

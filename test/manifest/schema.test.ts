@@ -39,7 +39,7 @@ function artifact(overrides: Record<string, unknown>): Record<string, unknown> {
   return { key: `artifacts/web/${SHA}.tar.gz`, sha256: SHA, size: 1, format: 'tar+gzip', ...overrides };
 }
 
-test('the DESIGN example release parses', () => {
+test('the documented example release parses', () => {
   const m = parseManifest(release());
   assert.equal(m.kind, 'release');
   assert.equal(m.version, '1.4.2');

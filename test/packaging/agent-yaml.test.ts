@@ -36,14 +36,16 @@ test('the example config parses with the agent schema', () => {
   assert.deepEqual(config.trust.roles.pin?.keys, ['alice', 'bob']);
 });
 
-test('the commented-out options are valid too (sqs, window, per-app trust, group, limits)', () => {
+test('the commented-out options are valid too (sqs, window, per-app trust, group, limits, endpoints)', () => {
   let full = uncomment(text, '  # sqs:', 3);
   full = uncomment(full, '    # group: web              # default: the user\'s primary group', 1);
   full = uncomment(full, '    # allowSymlinks: false', 1);
   full = uncomment(full, '    # window: "* 2-4 * * 1-5"', 1);
   full = uncomment(full, '    # trust:', 4);
   full = uncomment(full, '  # maxDepth: 64              # deepest directory nesting in an archive', 2);
+  full = uncomment(full, '# endpoints:', 3);
   const config = parseConfig(parseYaml(full, 'agent.yaml'), 'agent.yaml');
+  assert.match(config.endpoints?.sqs ?? '', /^https:\/\/vpce-/);
   assert.equal(config.source.sqs?.waitSeconds, 20);
   const app = config.apps[0];
   assert.equal(app?.window, '* 2-4 * * 1-5');

@@ -118,6 +118,10 @@ test('dpkg-deb -c: files, owners and modes', async () => {
     './usr/share/doc/hoist/runbook-rollback.md': '-rw-r--r-- root/root',
     './usr/share/doc/hoist/iam/agent.json': '-rw-r--r-- root/root',
     './usr/share/doc/hoist/app-roots.conf.example': '-rw-r--r-- root/root',
+    './usr/share/doc/hoist/networking.md': '-rw-r--r-- root/root',
+    './usr/share/man/man1/hoist.1.gz': '-rw-r--r-- root/root',
+    './usr/share/bash-completion/completions/hoist': '-rw-r--r-- root/root',
+    './usr/share/zsh/vendor-completions/_hoist': '-rw-r--r-- root/root',
   };
   for (const [path, mode] of Object.entries(expect)) assert.equal(entries.get(path), mode, path);
   // Nothing outside the expected top-level trees.
@@ -215,7 +219,16 @@ test('the .rpm (x86_64): metadata, files, config and scriptlets', async (t) => {
   const q = await run('rpm', ['-qp', '--qf', '%{NAME} %{VERSION} %{RELEASE} %{ARCH}', rpm]);
   assert.equal(q.stdout, `hoist ${VERSION.replace('-', '~')} 1 x86_64`, q.stderr);
   const files = (await run('rpm', ['-qpl', rpm])).stdout.trim().split('\n');
-  for (const f of ['/usr/bin/hoist', '/usr/lib/systemd/system/hoist-agent.service', '/etc/hoist/agent.yaml', '/var/lib/hoist', '/usr/share/doc/hoist/install.md']) {
+  for (const f of [
+    '/usr/bin/hoist',
+    '/usr/lib/systemd/system/hoist-agent.service',
+    '/etc/hoist/agent.yaml',
+    '/var/lib/hoist',
+    '/usr/share/doc/hoist/install.md',
+    '/usr/share/man/man1/hoist.1.gz',
+    '/usr/share/bash-completion/completions/hoist',
+    '/usr/share/zsh/site-functions/_hoist',
+  ]) {
     assert.ok(files.includes(f), `${f} in ${files.join(' ')}`);
   }
   assert.deepEqual((await run('rpm', ['-qpc', rpm])).stdout.trim().split('\n'), ['/etc/hoist/agent.yaml']);
@@ -226,4 +239,21 @@ test('the .rpm (x86_64): metadata, files, config and scriptlets', async (t) => {
   assert.match(scripts, /useradd --system --no-create-home/);
   assert.doesNotMatch(scripts, /systemctl (enable|start|restart)/);
   assert.match(scripts, /systemctl stop hoist-agent/);
+});
+
+test('man hoist works from the extracted .deb, and the completions it carries are the generated ones', async () => {
+  const dir = join(scratch, 'man-check');
+  const x = await run('dpkg-deb', ['-x', deb(), dir]);
+  assert.equal(x.code, 0, x.stderr);
+  const page = join(dir, 'usr/share/man/man1/hoist.1.gz');
+  // man-db reads the installed tree's gzip page; MANPAGER=cat so nothing waits for a terminal.
+  const man = await run('man', ['-l', page], { PATH: process.env.PATH ?? '/usr/bin:/bin', MANPAGER: 'cat', MANWIDTH: '100', LANG: 'C.UTF-8' });
+  assert.equal(man.code, 0, man.stderr);
+  assert.match(man.stdout, /HOIST\(1\)/);
+  assert.match(man.stdout, /hoist publish \[options\]/);
+  const { readFile } = await import('node:fs/promises');
+  const { gunzipSync } = await import('node:zlib');
+  assert.equal(gunzipSync(await readFile(page)).toString('utf8'), await readFile(join(ROOT, 'packaging/man/hoist.1'), 'utf8'));
+  assert.equal(await readFile(join(dir, 'usr/share/bash-completion/completions/hoist'), 'utf8'), await readFile(join(ROOT, 'packaging/completion/hoist.bash'), 'utf8'));
+  assert.equal(await readFile(join(dir, 'usr/share/zsh/vendor-completions/_hoist'), 'utf8'), await readFile(join(ROOT, 'packaging/completion/_hoist'), 'utf8'));
 });

@@ -1,6 +1,6 @@
 /**
  * systemd/hoist-agent.service passes `systemd-analyze verify` (with the app-roots drop-in
- * example applied) and carries the settings DESIGN §5.3 promises.
+ * example applied) and carries the settings the docs promise.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,7 +75,7 @@ test('the verify check notices an unknown directive (it is not vacuous)', async 
   assert.ok(complaints.every((line) => /Unknown key/.test(line)));
 });
 
-test('the unit declares notify, watchdog, reload, restart and the hardening DESIGN §5.3 asks for', async () => {
+test('the unit declares notify, watchdog, reload, restart and the documented hardening', async () => {
   const unit = parseUnit(await readFile(UNIT, 'utf8'));
   const service = unit.get('Service');
   const section = unit.get('Unit');

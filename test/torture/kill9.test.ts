@@ -1,5 +1,5 @@
 /**
- * Kill-9 torture (DESIGN §5.2): the real agent is SIGKILLed at many points of the deploy path —
+ * Kill-9 torture: the real agent is SIGKILLed at many points of the deploy path —
  * download, unpack, rename, hooks, flip, restart, health, commit, prune, and the rollback of a
  * release that fails health — then restarted. After every kill:
  *

@@ -1,4 +1,4 @@
-/** `hoist agent --config F [--once]`: the daemon (DESIGN §5). The runtime loads on demand. */
+/** `hoist agent --config F [--once]`: the daemon. The runtime loads on demand. */
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG } from '../defaults.ts';
 

@@ -1,20 +1,20 @@
 /**
- * `hoist approve`: co-sign the current channel envelope (DESIGN §4: a role may need several
+ * `hoist approve`: co-sign the current channel envelope (a role may need several
  * distinct keys), write it back to the channel and over its history copy, notify the agents.
  */
 import type { Command } from 'commander';
 import { addSignature, serializeEnvelope } from '../../dsse/envelope.ts';
 import { HoistError } from '../../errors.ts';
 import { readStoredManifest, writeEnvelope } from '../../publish/envelope-io.ts';
-import { announce } from '../../publish/notify.ts';
-import { addBucketOptions, addNotifyOptions, keysOf, notifyTargets, withAws, type BucketOptions, type NotifyOptions } from '../../publish/options.ts';
+import { addWriteOptions, keysOf, looseKeyOption, withAws, type BucketOptions, type NotifyOptions } from '../../publish/options.ts';
 import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
-import { writeOut } from '../output.ts';
+import { reportWritten } from '../written.ts';
 
 interface ApproveOptions extends BucketOptions, NotifyOptions {
   app: string;
   env: string;
   key: string;
+  allowLooseKey?: boolean;
   trust?: string;
   expectVersion?: string;
 }
@@ -26,9 +26,10 @@ export function register(program: Command): void {
     .requiredOption('--app <name>', 'application name')
     .requiredOption('--env <name>', 'environment name')
     .requiredOption('-k, --key <file>', 'your signing key (PKCS#8 Ed25519 PEM)')
+    .addOption(looseKeyOption())
     .option('--trust <file>', 'check your key and the signatures already there against this trust policy')
     .option('--expect-version <version>', 'refuse unless the channel carries this version (what you reviewed)');
-  addNotifyOptions(addBucketOptions(cmd))
+  addWriteOptions(cmd)
     .addHelpText('after', `
 Examples:
   hoist approve --app web --env prod --bucket my-releases --key alice.key --trust trust.yaml
@@ -39,7 +40,7 @@ Examples:
 }
 
 async function approve(opts: ApproveOptions): Promise<void> {
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app, env: opts.env });
+  const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'release', app: opts.app, env: opts.env });
   const keys = keysOf(opts);
   const channelKey = keys.channel(opts.app, opts.env);
   await withAws(opts, async (clients) => {
@@ -63,14 +64,14 @@ async function approve(opts: ApproveOptions): Promise<void> {
     const historyKey = keys.history(m.app, m.env, m.sequence);
     await writeEnvelope(clients.s3, { bucket: opts.bucket, key: historyKey, envelope });
     await writeEnvelope(clients.s3, { bucket: opts.bucket, key: channelKey, envelope });
-    writeOut(
-      [
-        `approved  ${m.app}/${m.env} ${m.version} sequence ${m.sequence} (${envelope.signatures.length} signature${envelope.signatures.length === 1 ? '' : 's'})`,
-        `wrote     ${channelKey}, ${historyKey}`,
-        ...(signer.policy === undefined ? [] : [`signed    ${describeStatus(signatureStatus(envelope, m, signer.policy, 'release'))}`]),
-        '',
-      ].join('\n'),
-    );
-    await announce(clients, notifyTargets(opts), serializeEnvelope(envelope), writeOut);
+    const signed = signer.policy === undefined ? undefined : signatureStatus(envelope, m, signer.policy, 'release');
+    const text = [
+      `approved  ${m.app}/${m.env} ${m.version} sequence ${m.sequence} (${envelope.signatures.length} signature${envelope.signatures.length === 1 ? '' : 's'})`,
+      `wrote     ${channelKey}, ${historyKey}`,
+      ...(signed === undefined ? [] : [`signed    ${describeStatus(signed)}`]),
+      '',
+    ].join('\n');
+    const value = { approved: { app: m.app, env: m.env, version: m.version, sequence: m.sequence, signatures: envelope.signatures.length }, wrote: [channelKey, historyKey], ...(signed === undefined ? {} : { signed }) };
+    await reportWritten(clients, opts, serializeEnvelope(envelope), text, value);
   });
 }

@@ -5,18 +5,20 @@ import { existsSync } from 'node:fs';
 import { generateKeyPair } from '../../crypto/keys.ts';
 import { HoistError, toHoistError } from '../../errors.ts';
 import { writeErr, writeOut } from '../output.ts';
+import { addJsonOption, type OutputOptions } from '../json-option.ts';
 
-interface KeygenOptions {
+interface KeygenOptions extends OutputOptions {
   out: string;
   force?: boolean;
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('keygen')
     .description('Generate an Ed25519 signing key pair: NAME.key (private, PKCS#8 PEM, mode 0600) and NAME.pub (public, SPKI PEM). Prints the key id.')
     .requiredOption('-o, --out <name>', 'path prefix of the two files (NAME.key, NAME.pub)')
-    .option('-f, --force', 'overwrite existing files')
+    .option('-f, --force', 'overwrite existing files');
+  addJsonOption(cmd)
     .addHelpText(
       'after',
       `
@@ -57,6 +59,7 @@ async function keygen(options: KeygenOptions): Promise<void> {
     }
     throw toHoistError(cause, 'HOIST_IO');
   }
-  writeOut(`keyid ${pair.keyId}\nprivate ${privatePath}\npublic ${publicPath}\n`);
+  if (options.json === true) writeOut(`${JSON.stringify({ keyid: pair.keyId, private: privatePath, public: publicPath }, null, 2)}\n`);
+  else writeOut(`keyid ${pair.keyId}\nprivate ${privatePath}\npublic ${publicPath}\n`);
   writeErr(`keep ${privatePath} secret; put ${publicPath} in the trust policy of the agents\n`);
 }

@@ -4,33 +4,35 @@
  */
 import type { Command } from 'commander';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { AWS_FAILURE_CODES } from '../../aws/errors.ts';
 import type { S3Keys } from '../../aws/keys.ts';
 import { serializeEnvelope, signEnvelope } from '../../dsse/envelope.ts';
 import { HoistError, toHoistError } from '../../errors.ts';
 import type { Manifest, PinManifest } from '../../manifest/schema.ts';
 import { readSequence, readStoredManifest, writeEnvelope, type StoredManifest } from '../../publish/envelope-io.ts';
 import { findInHistory, listHistory } from '../../publish/history.ts';
-import { announce } from '../../publish/notify.ts';
+import type { announce } from '../../publish/notify.ts';
 import {
-  addBucketOptions,
-  addNotifyOptions,
   defaultBy,
   keysOf,
-  notifyTargets,
   parseExpires,
   withAws,
   type BucketOptions,
   type NotifyOptions,
+  looseKeyOption,
+  addWriteOptions,
 } from '../../publish/options.ts';
 import { parseHosts, planPin, planUnpin } from '../../publish/plan.ts';
 import { describeStatus, loadSigner, signatureStatus, type Signer } from '../../publish/signer.ts';
-import { writeErr, writeOut } from '../output.ts';
+import { writeErr, } from '../output.ts';
+import { reportWritten } from '../written.ts';
 
 interface PinOptions extends BucketOptions, NotifyOptions {
   app: string;
   env: string;
   version?: string;
   key: string;
+  allowLooseKey?: boolean;
   trust?: string;
   hosts?: string;
   reason?: string;
@@ -43,11 +45,12 @@ function common(cmd: Command): Command {
     .requiredOption('--app <name>', 'application name')
     .requiredOption('--env <name>', 'environment name')
     .requiredOption('-k, --key <file>', 'signing key (PKCS#8 Ed25519 PEM) of the pin role')
+    .addOption(looseKeyOption())
     .option('--trust <file>', 'check the key (and what is re-signed) against this trust policy')
     .option('--hosts <ids>', 'comma-separated host ids (default: the whole env)')
     .option('--expires <duration>', 'validity of the pin manifest', '30d')
     .option('--by <name>', 'who pins, recorded in the notes (default: the login name)');
-  return addNotifyOptions(addBucketOptions(cmd));
+  return addWriteOptions(cmd);
 }
 
 export function register(program: Command): void {
@@ -86,7 +89,7 @@ async function pin(opts: PinOptions): Promise<void> {
   const expiresInMs = parseExpires(opts.expires);
   const version = opts.version ?? '';
   if (opts.reason === undefined || opts.reason.trim() === '') throw new HoistError('HOIST_USAGE', '--reason must say why the pin is needed');
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'pin', app: opts.app, env: opts.env });
+  const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'pin', app: opts.app, env: opts.env });
   const keys = keysOf(opts);
   await withAws(opts, async (clients) => {
     const release = await findRelease(clients.s3, opts, keys, signer, version);
@@ -114,7 +117,7 @@ async function pin(opts: PinOptions): Promise<void> {
 async function unpin(opts: PinOptions): Promise<void> {
   const hosts = parseHosts(opts.hosts);
   const expiresInMs = parseExpires(opts.expires);
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'pin', app: opts.app, env: opts.env });
+  const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'pin', app: opts.app, env: opts.env });
   const keys = keysOf(opts);
   await withAws(opts, async (clients) => {
     const current = await readCurrentPin(clients.s3, opts, keys);
@@ -152,16 +155,27 @@ async function writePin(
   const envelope = signEnvelope(Buffer.from(JSON.stringify(manifest)), signer.key);
   const key = keys.pin(opts.app, opts.env);
   await writeEnvelope(clients.s3, { bucket: opts.bucket, key, envelope });
-  writeOut(
-    [
-      `${manifest.artifact === null ? 'unpinned' : 'pinned  '}  ${manifest.app}/${manifest.env}${manifest.artifact === null ? '' : ` ${describePin(manifest)}`}`,
-      `sequence  ${manifest.sequence}`,
-      `wrote     ${key}`,
-      ...(signer.policy === undefined ? [] : [`signed    ${describeStatus(signatureStatus(envelope, manifest, signer.policy, 'pin'))}`]),
-      '',
-    ].join('\n'),
-  );
-  await announce(clients, notifyTargets(opts), serializeEnvelope(envelope), writeOut);
+  const signed = signer.policy === undefined ? undefined : signatureStatus(envelope, manifest, signer.policy, 'pin');
+  const text = [
+    `${manifest.artifact === null ? 'unpinned' : 'pinned  '}  ${manifest.app}/${manifest.env}${manifest.artifact === null ? '' : ` ${describePin(manifest)}`}`,
+    `sequence  ${manifest.sequence}`,
+    `wrote     ${key}`,
+    ...(signed === undefined ? [] : [`signed    ${describeStatus(signed)}`]),
+    '',
+  ].join('\n');
+  const value = {
+    [manifest.artifact === null ? 'unpinned' : 'pinned']: {
+      app: manifest.app,
+      env: manifest.env,
+      ...(manifest.artifact === null ? {} : { version: manifest.version, sha256: manifest.artifact.sha256 }),
+      hosts: manifest.hosts ?? null,
+      reason: manifest.reason ?? null,
+    },
+    sequence: manifest.sequence,
+    wrote: [key],
+    ...(signed === undefined ? {} : { signed }),
+  };
+  await reportWritten(clients, opts, serializeEnvelope(envelope), text, value);
 }
 
 function describePin(m: Manifest): string {
@@ -183,7 +197,7 @@ async function readCurrentPin(s3: S3Client, opts: PinOptions, keys: S3Keys): Pro
     return { stored, sequence: stored?.manifest.sequence };
   } catch (error) {
     const e = toHoistError(error);
-    if (e.code === 'HOIST_S3') throw e;
+    if (AWS_FAILURE_CODES.has(e.code)) throw e;
     writeErr(`warning: ignoring the unreadable current pin: ${e.message}\n`);
     return { stored: undefined, sequence: await readSequence(s3, { bucket: opts.bucket, key }) };
   }

@@ -9,22 +9,21 @@ import { formatBytes } from '../../util/units.ts';
 import { planRelease } from '../../publish/plan.ts';
 import { inspectArtifact, uploadArtifact } from '../../publish/upload.ts';
 import { writeRelease } from '../../publish/release.ts';
-import { announce } from '../../publish/notify.ts';
 import { createProgress } from '../../publish/progress.ts';
 import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
 import {
-  addBucketOptions,
-  addNotifyOptions,
   defaultBy,
   keysOf,
-  notifyTargets,
   parseExpires,
   parsePercent,
   withAws,
   type BucketOptions,
   type NotifyOptions,
+  looseKeyOption,
+  addWriteOptions,
 } from '../../publish/options.ts';
-import { writeOut } from '../output.ts';
+import { reportWritten } from '../written.ts';
+import { withInterrupt } from '../interrupt.ts';
 
 interface PublishOptions extends BucketOptions, NotifyOptions {
   app: string;
@@ -32,6 +31,7 @@ interface PublishOptions extends BucketOptions, NotifyOptions {
   version: string;
   artifact: string;
   key: string;
+  allowLooseKey?: boolean;
   trust?: string;
   rollout?: string;
   expires?: string;
@@ -49,12 +49,13 @@ export function register(program: Command): void {
     .requiredOption('--version <version>', 'release version ([A-Za-z0-9._+-], up to 64 characters)')
     .requiredOption('--artifact <file>', 'the tarball (.tar.gz or .tar.zst, as `hoist pack` makes)')
     .requiredOption('-k, --key <file>', 'signing key (PKCS#8 Ed25519 PEM) of the release role')
+    .addOption(looseKeyOption())
     .option('--trust <file>', 'check the key against this trust policy and report missing approvals')
     .option('--rollout <percent>', 'share of the fleet that takes the release (0-100)', '100')
     .option('--expires <duration>', 'validity of the manifest', '30d')
     .option('--commit <sha>', 'source commit, recorded in the manifest notes')
     .option('--by <name>', 'who publishes, recorded in the notes (default: the login name)');
-  addNotifyOptions(addBucketOptions(cmd))
+  addWriteOptions(cmd)
     .addHelpText('after', `
 Examples:
   hoist publish --app web --env prod --version 1.4.2 --artifact web-1.4.2.tar.gz \\
@@ -66,11 +67,22 @@ Examples:
     });
 }
 
+/** What Ctrl-C before the manifest is written leaves: an aborted upload and an untouched channel. */
+export const INTERRUPTED_MESSAGE = 'interrupted: nothing was published (the artifact upload was aborted on S3; run the command again)';
+
 async function publish(opts: PublishOptions): Promise<void> {
+  await withInterrupt((signal) => publishUntil(opts, signal), INTERRUPTED_MESSAGE);
+}
+
+/**
+ * `signal` (Ctrl-C) stops the hashing and the upload. Once the upload is done the release is
+ * written whole, history copy and channel, whatever arrives: half a release is worse than either.
+ */
+async function publishUntil(opts: PublishOptions, signal: AbortSignal): Promise<void> {
   const expiresInMs = parseExpires(opts.expires);
   const rolloutPercent = parsePercent(opts.rollout);
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app, env: opts.env });
-  const artifact = await inspectArtifact(opts.artifact);
+  const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'release', app: opts.app, env: opts.env });
+  const artifact = await inspectArtifact(opts.artifact, signal);
   const keys = keysOf(opts);
   const artifactKey = keys.artifact(opts.app, artifact.sha256, artifactExtension(artifact.format));
   const by = defaultBy(opts.by);
@@ -91,28 +103,40 @@ async function publish(opts: PublishOptions): Promise<void> {
 
   await withAws(opts, async (clients) => {
     const progress = createProgress(process.stderr, `uploading ${artifactKey}`);
-    const outcome = await uploadArtifact(clients.s3, {
-      bucket: opts.bucket,
-      key: artifactKey,
-      file: opts.artifact,
-      size: artifact.size,
-      onProgress: (loaded, total) => progress.update(loaded, total),
-    });
-    progress.done();
+    let outcome;
+    try {
+      outcome = await uploadArtifact(clients.s3, {
+        bucket: opts.bucket,
+        key: artifactKey,
+        file: opts.artifact,
+        size: artifact.size,
+        signal,
+        onProgress: (loaded, total) => progress.update(loaded, total),
+      });
+    } finally {
+      // End the progress line, also when interrupted, so the message starts on a line of its own.
+      progress.done();
+    }
+    if (signal.aborted) throw signal.reason;
     const written = await writeRelease(clients.s3, { bucket: opts.bucket, keys, app: opts.app, env: opts.env, signer, build: plan });
     const m = written.manifest;
-    writeOut(
-      [
-        `artifact  ${outcome === 'uploaded' ? 'uploaded' : 'skipped (already in the bucket)'} s3://${opts.bucket}/${artifactKey}`,
-        `sha256    ${artifact.sha256}`,
-        `size      ${artifact.size} (${formatBytes(artifact.size)})`,
-        `release   ${m.app}/${m.env} ${m.version} rollout ${m.rollout.percent}% expires ${m.expiresAt ?? '-'}`,
-        `sequence  ${m.sequence}`,
-        `wrote     ${written.keys.join(', ')}`,
-        ...(signer.policy === undefined ? [] : [`signed    ${describeStatus(signatureStatus(written.envelope, m, signer.policy, 'release'))}`]),
-        '',
-      ].join('\n'),
-    );
-    await announce(clients, notifyTargets(opts), serializeEnvelope(written.envelope), writeOut);
+    const signed = signer.policy === undefined ? undefined : signatureStatus(written.envelope, m, signer.policy, 'release');
+    const text = [
+      `artifact  ${outcome === 'uploaded' ? 'uploaded' : 'skipped (already in the bucket)'} s3://${opts.bucket}/${artifactKey}`,
+      `sha256    ${artifact.sha256}`,
+      `size      ${artifact.size} (${formatBytes(artifact.size)})`,
+      `release   ${m.app}/${m.env} ${m.version} rollout ${m.rollout.percent}% expires ${m.expiresAt ?? '-'}`,
+      `sequence  ${m.sequence}`,
+      `wrote     ${written.keys.join(', ')}`,
+      ...(signed === undefined ? [] : [`signed    ${describeStatus(signed)}`]),
+      '',
+    ].join('\n');
+    const value = {
+      artifact: { key: artifactKey, outcome, sha256: artifact.sha256, size: artifact.size, format: artifact.format },
+      release: { app: m.app, env: m.env, version: m.version, sequence: m.sequence, rollout: m.rollout, expiresAt: m.expiresAt ?? null },
+      wrote: written.keys,
+      ...(signed === undefined ? {} : { signed }),
+    };
+    await reportWritten(clients, opts, serializeEnvelope(written.envelope), text, value);
   });
 }

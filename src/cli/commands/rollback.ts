@@ -8,28 +8,28 @@ import { HoistError, toHoistError } from '../../errors.ts';
 import type { ReleaseManifest } from '../../manifest/schema.ts';
 import { readStoredManifest } from '../../publish/envelope-io.ts';
 import { findInHistory, listHistory } from '../../publish/history.ts';
-import { announce } from '../../publish/notify.ts';
 import {
-  addBucketOptions,
-  addNotifyOptions,
   defaultBy,
   keysOf,
-  notifyTargets,
   parseExpires,
   withAws,
   type BucketOptions,
   type NotifyOptions,
+  looseKeyOption,
+  addWriteOptions,
 } from '../../publish/options.ts';
 import { planRelease, rollbackMatcher } from '../../publish/plan.ts';
 import { writeRelease } from '../../publish/release.ts';
 import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
-import { writeErr, writeOut } from '../output.ts';
+import { writeErr, } from '../output.ts';
+import { reportWritten } from '../written.ts';
 import { acceptSigned } from './pin.ts';
 
 interface RollbackOptions extends BucketOptions, NotifyOptions {
   app: string;
   env: string;
   key: string;
+  allowLooseKey?: boolean;
   trust?: string;
   to?: string;
   expires?: string;
@@ -43,11 +43,12 @@ export function register(program: Command): void {
     .requiredOption('--app <name>', 'application name')
     .requiredOption('--env <name>', 'environment name')
     .requiredOption('-k, --key <file>', 'signing key (PKCS#8 Ed25519 PEM) of the release role')
+    .addOption(looseKeyOption())
     .option('--to <version>', 'the version to go back to (default: the newest release with another artifact than the current one)')
     .option('--trust <file>', 'check the key, and only roll back to releases fully signed under this policy')
     .option('--expires <duration>', 'validity of the new manifest', '30d')
     .option('--by <name>', 'who rolls back, recorded in the notes (default: the login name)');
-  addNotifyOptions(addBucketOptions(cmd))
+  addWriteOptions(cmd)
     .addHelpText('after', `
 Examples:
   hoist rollback --app web --env prod --bucket my-releases --key alice.key
@@ -59,7 +60,7 @@ Examples:
 
 async function rollback(opts: RollbackOptions): Promise<void> {
   const expiresInMs = parseExpires(opts.expires);
-  const signer = await loadSigner(opts.key, { trust: opts.trust, role: 'release', app: opts.app, env: opts.env });
+  const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'release', app: opts.app, env: opts.env });
   const keys = keysOf(opts);
   const channelKey = keys.channel(opts.app, opts.env);
   await withAws(opts, async (clients) => {
@@ -103,15 +104,20 @@ async function rollback(opts: RollbackOptions): Promise<void> {
         }),
     });
     const m = written.manifest;
-    writeOut(
-      [
-        `rolled back ${m.app}/${m.env} from ${currentRelease?.version ?? '(unknown)'} to ${m.version} (sha256 ${m.artifact.sha256.slice(0, 12)}, first published as sequence ${old.sequence})`,
-        `sequence  ${m.sequence}`,
-        `wrote     ${written.keys.join(', ')}`,
-        ...(signer.policy === undefined ? [] : [`signed    ${describeStatus(signatureStatus(written.envelope, m, signer.policy, 'release'))}`]),
-        '',
-      ].join('\n'),
-    );
-    await announce(clients, notifyTargets(opts), serializeEnvelope(written.envelope), writeOut);
+    const signed = signer.policy === undefined ? undefined : signatureStatus(written.envelope, m, signer.policy, 'release');
+    const text = [
+      `rolled back ${m.app}/${m.env} from ${currentRelease?.version ?? '(unknown)'} to ${m.version} (sha256 ${m.artifact.sha256.slice(0, 12)}, first published as sequence ${old.sequence})`,
+      `sequence  ${m.sequence}`,
+      `wrote     ${written.keys.join(', ')}`,
+      ...(signed === undefined ? [] : [`signed    ${describeStatus(signed)}`]),
+      '',
+    ].join('\n');
+    const value = {
+      rolledBack: { app: m.app, env: m.env, from: currentRelease?.version ?? null, to: m.version, sha256: m.artifact.sha256, firstSequence: old.sequence },
+      sequence: m.sequence,
+      wrote: written.keys,
+      ...(signed === undefined ? {} : { signed }),
+    };
+    await reportWritten(clients, opts, serializeEnvelope(written.envelope), text, value);
   });
 }

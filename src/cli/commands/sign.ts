@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { loadPrivateKey } from '../../crypto/keys.ts';
+import { looseKeyOption } from '../../publish/options.ts';
 import { addSignature, decodePayload, parseEnvelope, PAYLOAD_TYPE, serializeEnvelope, signEnvelope } from '../../dsse/envelope.ts';
 import { HoistError, toHoistError } from '../../errors.ts';
 import { parseManifest } from '../../manifest/schema.ts';
@@ -13,6 +14,7 @@ import { readInput, writeErr, writeOut } from '../output.ts';
 
 interface SignOptions {
   key: string;
+  allowLooseKey?: boolean;
   addTo?: string;
   out?: string;
 }
@@ -25,6 +27,7 @@ export function register(program: Command): void {
     .description('Sign a manifest payload (or a kind: trust document) into a DSSE envelope, or add a signature to an existing envelope. The payload bytes are signed exactly as they are in the file, after checking them against their schema; the payloadType follows the kind.')
     .argument('[payload]', 'manifest JSON file ("-" for stdin); optional with --add-to, where it must equal the envelope\'s payload')
     .requiredOption('-k, --key <file>', 'Ed25519 private key (PKCS#8 PEM, from `hoist keygen` or openssl)')
+    .addOption(looseKeyOption())
     .option('--add-to <envelope>', 'add this key\'s signature to an existing envelope instead of making a new one')
     .option('-o, --out <file>', 'write the envelope here instead of stdout')
     .addHelpText(
@@ -45,7 +48,7 @@ async function sign(payloadPath: string | undefined, options: SignOptions): Prom
   if (payloadPath === undefined && options.addTo === undefined) {
     throw new HoistError('HOIST_USAGE', 'give the payload file to sign, or --add-to ENVELOPE to co-sign an existing envelope');
   }
-  const key = await loadPrivateKey(options.key);
+  const key = await loadPrivateKey(options.key, { allowLoose: options.allowLooseKey });
   const payload = payloadPath === undefined ? undefined : await readInput(payloadPath, 'payload file', MAX_PAYLOAD_BYTES);
 
   let envelope;
@@ -88,7 +91,7 @@ function checkPayload(bytes: Buffer, source: string): string {
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (cause) {
-    throw new HoistError('HOIST_MANIFEST_INVALID', `${source} is not UTF-8 JSON; a payload is a manifest (or trust document) JSON object`, { cause });
+    throw new HoistError('HOIST_MANIFEST_INVALID', `${source} is not UTF-8 JSON; a payload is a manifest JSON object (schema 1, kind, app, env, sequence, version, artifact, issuedAt), or a trust document (kind: trust)`, { cause });
   }
   const trust = typeof value === 'object' && value !== null && (value as Record<string, unknown>).kind === 'trust';
   try {

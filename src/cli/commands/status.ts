@@ -1,27 +1,33 @@
-/** `hoist status --local`: what this host runs, from its own state (DESIGN §6). */
+/** `hoist status --local`: what this host runs, from its own state. */
 import type { Command } from 'commander';
 import { HoistError } from '../../errors.ts';
 import { loadConfigFile } from '../../config/load.ts';
 import { loadState, appKey, getAppState } from '../../state/store.ts';
 import { formatDuration } from '../../util/units.ts';
-import { writeOut } from '../output.ts';
+import { writeErr, writeOut } from '../output.ts';
 import { DEFAULT_CONFIG } from '../defaults.ts';
 import { renderTable } from '../table.ts';
 import { fetchReports } from '../../fleet/fetch.ts';
-import { DEFAULT_STALE_AFTER_MS, fleetJson, renderFleetText, summarizeFleet } from '../../fleet/summary.ts';
-import { addAwsOptions, parseExpires, withAws } from '../../publish/options.ts';
+import { DEFAULT_STALE_AFTER_MS, fleetJson, renderFleetText, summarizeFleet, type FleetStatus } from '../../fleet/summary.ts';
+import { waitForConvergence } from '../../fleet/wait.ts';
+import { addAwsOptions, parseExpires, withAws, type AwsOptions } from '../../publish/options.ts';
+import { withInterrupt } from '../interrupt.ts';
 import { s3Keys } from '../../aws/keys.ts';
 
-interface FleetOptions {
+interface FleetOptions extends AwsOptions {
   app?: string;
   env?: string;
   bucket?: string;
   prefix: string;
   staleAfter: string;
-  region?: string;
-  endpoint?: string;
+  forgetAfter?: string;
+  wait?: string | boolean;
+  pollInterval: string;
   concurrency: string;
 }
+
+/** `--wait` without a value. */
+const DEFAULT_WAIT = '10m';
 
 export function register(program: Command): void {
   const cmd = program
@@ -35,12 +41,19 @@ export function register(program: Command): void {
     .option('--bucket <name>', 'the release bucket the agents report to (fleet mode)')
     .option('--prefix <prefix>', 'key prefix inside the bucket', '')
     .option('--stale-after <duration>', 'flag reports older than this as STALE (agents report at least every 5m)', '15m')
+    .option('--forget-after <duration>', 'hide reports older than this (terminated hosts), e.g. 7d')
+    .option('--wait [duration]', `poll until every host runs its desired release healthy, at most this long (default ${DEFAULT_WAIT})`)
+    .option('--poll-interval <duration>', 'time between polls with --wait', '5s')
     .option('--concurrency <n>', 'reports fetched in parallel', '16');
   addAwsOptions(cmd)
     .addHelpText('after', `
+Exit status (fleet mode): 0 when every reporting host runs its desired release healthy and no
+report is stale, 1 otherwise (with --wait: still so when the time ran out), 2 for usage errors.
+
 Examples:
   hoist status --app web --env prod --bucket my-releases        # every host's report, from S3
   hoist status --app web --env prod --bucket my-releases --json
+  hoist status --app web --env prod --bucket my-releases --wait 15m --forget-after 7d   # in CI, after publish
   hoist status --local                      # on a host: what each app runs
   hoist status --local --json`)
     .action(async (opts: FleetOptions & { local?: boolean; config: string; json?: boolean }) => {
@@ -58,23 +71,47 @@ async function fleetStatus(opts: FleetOptions, json: boolean): Promise<void> {
     throw new HoistError('HOIST_USAGE', `fleet status needs ${missing.join(', ')} (or pass --local on a host)`);
   }
   const staleAfterMs = parseExpires(opts.staleAfter, '--stale-after') ?? DEFAULT_STALE_AFTER_MS;
+  const forgetAfterMs = parseExpires(opts.forgetAfter, '--forget-after');
+  const waitMs = opts.wait === undefined || opts.wait === false ? undefined : parseExpires(opts.wait === true ? DEFAULT_WAIT : opts.wait, '--wait');
+  const pollMs = parseExpires(opts.pollInterval, '--poll-interval') ?? 5000;
   const concurrency = Number(opts.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
     throw new HoistError('HOIST_USAGE', `--concurrency ${JSON.stringify(opts.concurrency)} must be a whole number from 1 to 256`);
   }
   const { app, env, bucket } = opts;
   const prefix = s3Keys(opts.prefix).statusPrefix(app, env);
-  const reports = await withAws(opts, (clients) => fetchReports(clients.s3, { bucket, prefix, concurrency }));
-  const status = summarizeFleet(reports, Date.now(), staleAfterMs);
+  const status = await withAws(opts, async (clients) => {
+    const read = async (): Promise<FleetStatus> => summarizeFleet(await fetchReports(clients.s3, { bucket, prefix, concurrency }), Date.now(), { staleAfterMs, forgetAfterMs });
+    if (waitMs === undefined) return read();
+    let last = '';
+    const onProgress = (s: FleetStatus): void => {
+      const line = progressLine(s);
+      if (line !== last) writeErr(line);
+      last = line;
+    };
+    return withInterrupt((signal) => waitForConvergence(read, { waitMs, pollMs, signal, onProgress }));
+  });
   if (json) {
     writeOut(`${JSON.stringify(fleetJson(status), null, 2)}\n`);
-    return;
-  }
-  if (status.hosts.length === 0) {
+  } else if (status.hosts.length === 0) {
     writeOut(`no status reports for ${app}/${env} in s3://${bucket}/${prefix}; agents write them when report.s3 is true\n`);
-    return;
+  } else {
+    writeOut(renderFleetText(status, renderTable, staleAfterMs));
   }
-  writeOut(renderFleetText(status, renderTable, staleAfterMs));
+  if (!status.summary.converged) {
+    const waited = waitMs === undefined ? '' : ` after waiting ${formatDuration(waitMs)}`;
+    const list = status.summary.notConverged.map((n) => `${n.hostId} (${n.reason})`).join(', ');
+    const n = status.summary.notConverged.length;
+    throw new HoistError('HOIST_NOT_CONVERGED', `${n} of ${status.summary.hosts} host${status.summary.hosts === 1 ? '' : 's'} of ${app}/${env} not converged${waited}: ${list}`, {
+      details: { notConverged: status.summary.notConverged },
+    });
+  }
+}
+
+/** The stderr line while waiting, printed when it changes: a CI log shows progress, not a table per poll. */
+function progressLine(status: FleetStatus): string {
+  const s = status.summary;
+  return `waiting: ${s.hosts - s.notConverged.length} of ${s.hosts} hosts converged${s.notConverged.length === 0 ? '' : `; not yet: ${s.notConverged.map((n) => `${n.hostId} (${n.reason})`).join(', ')}`}\n`;
 }
 
 async function localStatus(file: string, json: boolean): Promise<void> {

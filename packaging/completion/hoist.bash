@@ -1,0 +1,40 @@
+# bash completion for hoist. Generated from the commander definitions by `node scripts/docs.ts`; do not edit.
+_hoist() {
+  local cur prev opts="" files=0
+  cur="${COMP_WORDS[COMP_CWORD]}"
+  prev="${COMP_WORDS[COMP_CWORD-1]}"
+  local commands="keygen pack sign verify agent status publish approve pin unpin rollback trust"
+  if [[ ${COMP_CWORD} -eq 1 ]]; then
+    COMPREPLY=( $(compgen -W "${commands} --help --version" -- "${cur}") )
+    return 0
+  fi
+  case "${prev}" in
+    --add-to|--artifact|--config|--key|--out|--trust|-c|-k|-o|-t)
+      COMPREPLY=( $(compgen -f -- "${cur}") )
+      return 0 ;;
+    --app|--bucket|--by|--commit|--concurrency|--endpoint|--endpoint-s3|--endpoint-sns|--endpoint-sqs|--env|--expect-version|--expires|--forget-after|--hosts|--kind|--notify-sns|--notify-sqs|--out|--poll-interval|--prefix|--reason|--region|--rollout|--stale-after|--to|--version|-o)
+      COMPREPLY=()
+      return 0 ;;
+  esac
+  case "${COMP_WORDS[1]}" in
+    keygen) opts="-o --out -f --force --json --help"; ;;
+    pack) opts="-o --out --zstd --json --help"; files=1; ;;
+    sign) opts="-k --key --allow-loose-key --add-to -o --out --help"; files=1; ;;
+    verify) opts="-t --trust --app --env --kind --help"; files=1; ;;
+    agent) opts="-c --config --once --help"; ;;
+    status) opts="--local -c --config --json --app --env --bucket --prefix --stale-after --forget-after --wait --poll-interval --concurrency --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --help"; ;;
+    publish) opts="--app --env --version --artifact -k --key --allow-loose-key --trust --rollout --expires --commit --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    approve) opts="--app --env -k --key --allow-loose-key --trust --expect-version --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    pin) opts="--version --reason --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    unpin) opts="--reason --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    rollback) opts="--app --env -k --key --allow-loose-key --to --trust --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    trust) opts="--help"; ;;
+  esac
+  if [[ "${cur}" == -* || ${files} -eq 0 ]]; then
+    COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+  else
+    COMPREPLY=( $(compgen -f -- "${cur}") )
+  fi
+  return 0
+}
+complete -F _hoist hoist
