@@ -9,8 +9,9 @@ import type { KeyObject } from 'node:crypto';
 import { keyIdOf, loadPrivateKey } from '../../crypto/keys.ts';
 import { addSignature, DEFAULT_MAX_ENVELOPE_BYTES, parseEnvelope, serializeEnvelope, signEnvelope, type Envelope } from '../../dsse/envelope.ts';
 import { HoistError, toHoistError } from '../../errors.ts';
-import { announce } from '../../publish/notify.ts';
-import { addBucketOptions, addNotifyOptions, keysOf, notifyTargets, parseExpires, withAws, type BucketOptions, type NotifyOptions } from '../../publish/options.ts';
+import { addBucketOptions, addWriteOptions, keysOf, looseKeyOption, parseExpires, withAws, type BucketOptions, type NotifyOptions } from '../../publish/options.ts';
+import { addJsonOption, type OutputOptions } from '../json-option.ts';
+import { reportWritten } from '../written.ts';
 import { loadTrustFile } from '../../trust/load.ts';
 import type { TrustPolicy } from '../../trust/policy.ts';
 import { acceptTrustDocument, bootstrapTrust, readTrustEnvelope, trustExpired, type HeldTrust, type TrustEnvelope } from '../../trust/root/accept.ts';
@@ -22,8 +23,9 @@ import { describeTrust, trustJson } from '../trust-describe.ts';
 import { formatDuration } from '../../util/units.ts';
 import { readInput, writeErr, writeOut } from '../output.ts';
 
-interface PublishOptions extends BucketOptions, NotifyOptions {
+interface PublishOptions extends BucketOptions, NotifyOptions, OutputOptions {
   key: string[];
+  allowLooseKey?: boolean;
   expires: string;
   dryRun?: boolean;
   envelope?: string;
@@ -31,9 +33,8 @@ interface PublishOptions extends BucketOptions, NotifyOptions {
   trust?: string;
 }
 
-interface ShowOptions extends BucketOptions {
+interface ShowOptions extends BucketOptions, OutputOptions {
   trust: string;
-  json?: boolean;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -45,19 +46,18 @@ export function register(program: Command): void {
     .command('trust')
     .description('publish and inspect the signed trust document that rotates and revokes the fleet\'s keys (agents with trust.root follow it)');
 
-  addNotifyOptions(
-    addBucketOptions(
-      trust
-        .command('publish')
+  addWriteOptions(
+    trust
+      .command('publish')
         .description('sign the next trust document (version = the bucket\'s + 1) and write trust/history/<version>.json and trust/root.json, after checking the root thresholds of the current and of the new document')
-        .argument('[policy]', 'YAML/JSON shaped like the agent config\'s trust: block, with root: (and apps: "app/env" overrides); keys as files or inline PEM')
-        .option('-k, --key <file>', 'a root private key to sign with (repeatable)', collect, [])
-        .option('--expires <duration>', 'validity of the document; agents warn from 7 days before and activate nothing new after', '90d')
-        .option('--envelope <file>', 'publish this envelope (signed offline with `hoist sign` and `--add-to`) instead of building one from a policy')
-        .option('--dry-run', 'check and print, write nothing: without --key, the payload to sign offline; with keys, the envelope')
-        .option('-o, --out <file>', 'write the payload (or envelope) here instead of stdout')
-        .option('--trust <file>', 'the hosts\' config (its trust.root): check the bucket\'s chain from it, and the first document against it'),
-    ),
+      .argument('[policy]', 'YAML/JSON shaped like the agent config\'s trust: block, with root: (and apps: "app/env" overrides); keys as files or inline PEM')
+      .option('-k, --key <file>', 'a root private key to sign with (repeatable)', collect, [])
+      .addOption(looseKeyOption())
+      .option('--expires <duration>', 'validity of the document; agents warn from 7 days before and activate nothing new after', '90d')
+      .option('--envelope <file>', 'publish this envelope (signed offline with `hoist sign` and `--add-to`) instead of building one from a policy')
+      .option('--dry-run', 'check and print, write nothing: without --key, the payload to sign offline; with keys, the envelope')
+      .option('-o, --out <file>', 'write the payload (or envelope) here instead of stdout')
+      .option('--trust <file>', 'the hosts\' config (its trust.root): check the bucket\'s chain from it, and the first document against it'),
   )
     .addHelpText(
       'after',
@@ -75,12 +75,13 @@ Examples:
       await publish(policyPath, opts);
     });
 
-  addBucketOptions(
-    trust
-      .command('show')
-      .description('verify the published trust document from a root you hold (walking trust/history/) and print its version, expiry, keys with their ids and roles')
-      .requiredOption('-t, --trust <file>', 'YAML/JSON with trust.root (the agent config works): the root to verify from')
-      .option('--json', 'print JSON'),
+  addJsonOption(
+    addBucketOptions(
+      trust
+        .command('show')
+        .description('verify the published trust document from a root you hold (walking trust/history/) and print its version, expiry, keys with their ids and roles')
+        .requiredOption('-t, --trust <file>', 'YAML/JSON with trust.root (the agent config works): the root to verify from'),
+    ),
   )
     .addHelpText('after', `
 Exit status: 0 verified and current, 1 refused, broken chain or expired (printed), 2 usage.
@@ -105,7 +106,7 @@ async function publish(policyPath: string | undefined, opts: PublishOptions): Pr
     throw new HoistError('HOIST_USAGE', `${policyPath ?? ''} has no root role: add \`root: { keys: [root1, root2, root3], threshold: 2 }\` (offline keys that sign trust documents)`);
   }
   const bootstrap = opts.trust === undefined ? undefined : await rootedTrustFile(opts.trust);
-  const signing = await Promise.all(opts.key.map(async (path) => ({ path, key: await loadPrivateKey(path) })));
+  const signing = await Promise.all(opts.key.map(async (path) => ({ path, key: await loadPrivateKey(path, { allowLoose: opts.allowLooseKey }) })));
   const offline = opts.envelope === undefined ? undefined : parseEnvelope(await readInput(opts.envelope, 'envelope', DEFAULT_MAX_ENVELOPE_BYTES));
   const clockSkewMs = (policy ?? bootstrap)?.clockSkewMs ?? 300_000;
   const now = new Date();
@@ -145,8 +146,16 @@ async function publish(policyPath: string | undefined, opts: PublishOptions): Pr
       `new root  version ${candidate.document.version}: ${describeCount(counts.own)}`,
     ];
     const verdict = acceptTrustDocument(held, text, now);
+    const value = {
+      version: candidate.document.version,
+      after: held.version,
+      expiresAt: candidate.document.expiresAt,
+      oldRoot: counts.old,
+      newRoot: counts.own,
+    };
     if (verdict.status === 'duplicate') {
-      writeOut(`${summary.join('\n')}\nalready published: version ${verdict.version} with this payload is in the bucket; nothing written\n`);
+      if (opts.json === true) writeOut(`${JSON.stringify({ ...value, alreadyPublished: true, wrote: [] }, null, 2)}\n`);
+      else writeOut(`${summary.join('\n')}\nalready published: version ${verdict.version} with this payload is in the bucket; nothing written\n`);
       return;
     }
     if (verdict.status === 'refused') {
@@ -161,8 +170,7 @@ async function publish(policyPath: string | undefined, opts: PublishOptions): Pr
     }
     const written = await writeTrustDocument(clients.s3, { bucket: opts.bucket, keys, candidate, text });
     if (opts.out !== undefined) await output(opts.out, text);
-    writeOut(`${[...summary, ...written.map((k) => `wrote     ${k}`)].join('\n')}\n`);
-    await announce(clients, notifyTargets(opts), text, writeOut);
+    await reportWritten(clients, opts, text, `${[...summary, ...written.map((k) => `wrote     ${k}`)].join('\n')}\n`, { ...value, wrote: written });
   });
 }
 
