@@ -9,7 +9,7 @@ _hoist() {
     return 0
   fi
   case "${prev}" in
-    --add-to|--artifact|--config|--key|--out|--trust|-c|-k|-o|-t)
+    --add-to|--artifact|--config|--envelope|--key|--out|--trust|-c|-k|-o|-t)
       COMPREPLY=( $(compgen -f -- "${cur}") )
       return 0 ;;
     --app|--bucket|--by|--commit|--concurrency|--endpoint|--endpoint-s3|--endpoint-sns|--endpoint-sqs|--env|--expect-version|--expires|--forget-after|--hosts|--kind|--notify-sns|--notify-sqs|--out|--poll-interval|--prefix|--reason|--region|--rollout|--stale-after|--to|--version|-o)
@@ -28,7 +28,12 @@ _hoist() {
     pin) opts="--version --reason --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
     unpin) opts="--reason --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
     rollback) opts="--app --env -k --key --allow-loose-key --to --trust --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
-    trust) opts="--help"; ;;
+    trust)
+      if [[ ${COMP_CWORD} -eq 2 ]]; then COMPREPLY=( $(compgen -W "publish show --help" -- "${cur}") ); return 0; fi
+      case "${COMP_WORDS[2]}" in
+        publish) opts="-k --key --allow-loose-key --expires --envelope --dry-run -o --out --trust --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; files=1; ;;
+        show) opts="-t --trust --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --json --help"; ;;
+      esac ;;
   esac
   if [[ "${cur}" == -* || ${files} -eq 0 ]]; then
     COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
