@@ -25,6 +25,7 @@ import { formatStatusLine, type Notifier } from '../systemd/notify.ts';
 import { resolveUser } from '../proc/run.ts';
 import { resolveGroup } from '../proc/user.ts';
 import { TrustFollower, type TrustFollowerOptions, type TrustStatus } from '../trust/root/follower.ts';
+import type { AgentObserver } from './observer.ts';
 import { TRUST_PAYLOAD_TYPE } from '../trust/root/document.ts';
 import { classifySequence, decide, type ManifestView } from './decide.ts';
 import { classifyAgainstFloor, FloorCache } from './floor.ts';
@@ -49,6 +50,8 @@ export interface AgentOptions {
   readonly now?: () => Date;
   /** Download stall window (HOIST_STALL_TIMEOUT_MS); the downloader's default when absent. */
   readonly stallTimeoutMs?: number;
+  /** Typed calls for metrics; only trustExpires is made here so far. */
+  readonly observer?: AgentObserver;
   /** Test hook: called with `app/env` and the step name after each journalled deploy step. */
   readonly onStep?: (key: string, step: string) => void | Promise<void>;
 }
@@ -244,7 +247,7 @@ export class Agent {
   }
 
   #trustOptions(): TrustFollowerOptions {
-    return { s3: this.#opts.s3, bucket: this.#bucket(), prefix: this.#prefix(), stateDir: this.#config.stateDir, maxBytes: this.#config.limits.manifestBytes, log: this.#opts.log, now: this.#now };
+    return { s3: this.#opts.s3, bucket: this.#bucket(), prefix: this.#prefix(), stateDir: this.#config.stateDir, maxBytes: this.#config.limits.manifestBytes, log: this.#opts.log, now: this.#now, onExpires: (at) => this.#opts.observer?.trustExpires(at) };
   }
 
   /** Fail closed: until a trust walk is done in this process, no manifest is verified or deployed. */

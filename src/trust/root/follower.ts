@@ -35,6 +35,8 @@ export interface TrustFollowerOptions {
   readonly maxBytes: number;
   readonly log: TrustLog;
   readonly now: () => Date;
+  /** Told when the expiry of the document in force is known or changes (the expiry metric). */
+  readonly onExpires?: ((at: Date | undefined) => void) | undefined;
 }
 
 /** The `trust` field of the status report. */
@@ -85,6 +87,7 @@ export class TrustFollower {
     const loaded = await loadHeldTrust(this.#options.stateDir, bootstrapTrust(this.#bootstrap));
     if (loaded.ignored !== undefined) this.#options.log.warn({ code: 'HOIST_TRUST_INVALID' }, loaded.ignored);
     this.#held = loaded.held;
+    this.#tellExpiry();
     this.#options.log.info({ trustVersion: loaded.held.version, expiresAt: loaded.held.document?.expiresAt }, `holding trust version ${loaded.held.version}${loaded.held.document === undefined ? ' (the config\'s trust block)' : ''}`);
   }
 
@@ -150,6 +153,7 @@ export class TrustFollower {
     if (changed) {
       this.#held = result.held;
       this.#rejected = undefined;
+      this.#tellExpiry();
       log.info({ trustVersion: result.held.version, from: before.version, walked: result.accepted, expiresAt: result.held.document?.expiresAt }, `took trust version ${result.held.version} (from ${before.version}${result.accepted.length > 1 ? ` through ${result.accepted.slice(0, -1).join(', ')}` : ''})`);
       try {
         await saveHeldTrust(this.#options.stateDir, result.held);
@@ -190,6 +194,11 @@ export class TrustFollower {
       await this.#load();
     }
     if (before === undefined) this.#ready = false;
+  }
+
+  #tellExpiry(): void {
+    const at = this.#held?.document?.expiresAt;
+    this.#options.onExpires?.(at === undefined ? undefined : new Date(at));
   }
 
   /** Warns (at most daily) when the held document expires within 7 days, or has expired. */

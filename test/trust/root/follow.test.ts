@@ -180,7 +180,8 @@ test('the follower: fail closed until a walk is done, persisted across instances
       error: (obj: Record<string, unknown>, msg = '') => lines.push({ level: 'error', obj, msg }),
     };
     let now = NOW;
-    const options = { s3: aws.s3, bucket: BUCKET, prefix: '', stateDir: dir, maxBytes: 65_536, log, now: () => now };
+    const expiries: Array<string | undefined> = [];
+    const options = { s3: aws.s3, bucket: BUCKET, prefix: '', stateDir: dir, maxBytes: 65_536, log, now: () => now, onExpires: (at: Date | undefined) => expiries.push(at?.toISOString()) };
     const follower = await TrustFollower.open(HELD0.policy, options);
     assert.equal(follower.enabled, true);
     assert.equal(follower.ready, false);
@@ -197,6 +198,7 @@ test('the follower: fail closed until a walk is done, persisted across instances
     assert.equal(b?.changed, false, 'a refresh asked for during one runs after it');
     assert.deepEqual([...(follower.policy().roles.release?.keyIds ?? [])], [ci2.keyId]);
     assert.deepEqual(follower.status(), { version: 1, expiresAt: '2026-07-04T00:00:00Z' });
+    assert.deepEqual(expiries, [undefined, '2026-07-04T00:00:00.000Z'], 'the expiry metric follows the document in force');
     assert.ok(lines.some((l) => l.level === 'warn' && /trust version 1 expires at 2026-07-04T00:00:00Z, in 72h/.test(l.msg)));
 
     // A refused document is reported in the status until a newer one is taken; said once.
