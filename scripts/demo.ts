@@ -7,23 +7,36 @@
  * back to v2 by itself), then pins host-b to v1, printing the fleet status after each step. It
  * waits for each step by polling the status reports (bounded), exits 1 if a step does not
  * converge, and removes everything it started, even on failure or Ctrl-C.
+ *
+ * At the start it prints the `hoist dashboard` command for its bucket: run it in another terminal
+ * to watch the hosts deploy, roll back and get pinned, live. `npm run demo -- --keep` leaves the
+ * fleet running after the last step, until Ctrl-C, to look around at leisure.
  */
 import { S3Client } from '@aws-sdk/client-s3';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { s3Keys } from '../src/aws/keys.ts';
 import { fetchReports } from '../src/fleet/fetch.ts';
 import { renderFleetText, summarizeFleet } from '../src/fleet/summary.ts';
 import { renderTable } from '../src/cli/table.ts';
 import type { StatusReport } from '../src/report/status.ts';
-import { createFleet, type AgentHandle, type Fleet } from './demo/fleet.ts';
+import { createFleet, HOIST_BIN, type AgentHandle, type Fleet } from './demo/fleet.ts';
 
 const STEP_TIMEOUT_MS = 30_000;
 const HOSTS = ['host-a', 'host-b', 'host-c'] as const;
+const KEEP = process.argv.includes('--keep');
 
 type Expectation = Record<string, (r: StatusReport) => boolean>;
 
 function header(text: string): void {
   process.stdout.write(`\n=== ${text} ${'='.repeat(Math.max(3, 70 - text.length))}\n`);
+}
+
+/** Relative to where the demo runs when that is shorter (the Node that runs it, the entry point). */
+function shortPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
 }
 
 function say(text: string): void {
@@ -46,6 +59,12 @@ async function main(): Promise<number> {
     const f = fleet;
     say(`fauxqs on ${f.endpoint}; bucket ${f.bucket}; topic ${f.topicArn}`);
     for (const h of f.hosts) say(`${h.hostId}: app on 127.0.0.1:${h.port}, queue ${h.queueUrl}`);
+    // The fleet's trust policy, so the dashboard shows who signed what instead of "unverified".
+    const trustFile = path.join(f.dir, 'trust.json');
+    await writeFile(trustFile, JSON.stringify({ keys: { ci: f.keys.ci.pub, ops: f.keys.ops.pub }, roles: { release: { keys: ['ci', 'ops'], threshold: 1 }, pin: { keys: ['ops'], threshold: 1 } } }));
+    say('\nwatch it in a browser: run this in another terminal, then open the address it prints');
+    say(`  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test ${shortPath(process.execPath)} ${shortPath(HOIST_BIN)} dashboard --bucket ${f.bucket} --endpoint ${f.endpoint} --region ${f.region} --trust ${trustFile} --refresh 1s`);
+    say(KEEP ? '(the fleet keeps running after the last step, until Ctrl-C)' : '(add -- --keep to npm run demo to keep the fleet running after the last step)');
     const s3 = new S3Client({ endpoint: f.endpoint, region: f.region, forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     try {
       agents = f.hosts.map((h) => f.startAgent(h));
@@ -120,6 +139,15 @@ async function main(): Promise<number> {
         'host-c': (r) => r.current?.version === '2.0.0',
       });
       await status();
+      if (KEEP) {
+        header('all steps done; the fleet keeps running: Ctrl-C stops it and cleans up');
+        await new Promise<void>((resolve) => {
+          process.removeListener('SIGINT', onSignal);
+          process.removeListener('SIGTERM', onSignal);
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+      }
     } finally {
       s3.destroy();
     }

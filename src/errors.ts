@@ -108,6 +108,21 @@ export const ERROR_CATALOGUE = {
     action: 'Nothing: an old manifest was replayed and ignored. Publish a new one to change the target.',
     exit: 1,
   },
+  HOIST_FAILED_LIST: {
+    meaning: 'The verified target is on this host\'s failed list (it failed its health check here before), so it is not deployed again.',
+    action: 'Publish a fix, or a manifest with retryFailed (`hoist rollback` sets it; `publish` and `pin` take --retry-failed) for one more try.',
+    exit: 1,
+  },
+  HOIST_ROLLOUT_HALTED: {
+    meaning: 'The rollout of this manifest reached its failure limit (rollout.halt.maxFailures) across the fleet; this host does not activate it.',
+    action: 'Publish a fix (a new manifest) or roll back with `hoist rollback`; hosts already healthy on it stay.',
+    exit: 1,
+  },
+  HOIST_CLOCK_SKEW: {
+    meaning: 'The host clock differs from S3\'s by more than half of trust.clockSkew: manifest expiry and issue times are judged by the host clock.',
+    action: 'Fix the host\'s time sync (NTP, chrony, Amazon Time Sync).',
+    exit: 1,
+  },
   HOIST_SEQUENCE_CONFLICT: {
     meaning: 'A manifest with an already accepted sequence but different bytes was seen: a possible attack.',
     action: 'Investigate who wrote it; sequences must never be reused. Publish with a new sequence.',
@@ -227,12 +242,12 @@ export const ERROR_CATALOGUE = {
     exit: 1,
   },
   HOIST_UNPACK_FAILED: {
-    meaning: 'The archive is corrupt, or tar reported a warning.',
+    meaning: 'The archive is corrupt, carries trailing data after its compressed stream (zero padding excepted), or tar reported a warning.',
     action: 'Publish the artifact again; the current release keeps serving.',
     exit: 1,
   },
   HOIST_ARCHIVE_TRUNCATED: {
-    meaning: 'The archive ends before its end: the tar end-of-archive marker is missing, or the compressed stream stops inside a frame. A cut upload or a broken build; nothing of it is deployed.',
+    meaning: 'The archive ends before its end: the tar end-of-archive marker is missing, or the compressed stream stops inside a zstd frame or gzip member (or before the first one). A cut upload or a broken build; nothing of it is deployed.',
     action: 'Pack and publish the artifact again (`hoist pack` always writes a complete archive); the current release keeps serving.',
     exit: 1,
   },
@@ -318,6 +333,11 @@ export const ERROR_CATALOGUE = {
     meaning: 'The command was interrupted (Ctrl-C, SIGTERM) and stopped at a safe point.',
     action: 'Nothing was published: an artifact upload under way was aborted on S3. Run the command again.',
     exit: 130,
+  },
+  HOIST_LISTEN: {
+    meaning: 'hoist dashboard could not listen on the --listen address: the port is in use, or the address is not one of this machine.',
+    action: 'Pick another port or address with --listen (the default is 127.0.0.1:8080).',
+    exit: 1,
   },
   HOIST_INTERNAL: {
     meaning: 'An unexpected error: a bug in hoist.',

@@ -1,10 +1,14 @@
 /**
- * The agent runtime: learns of manifests (S3 polling, SQS), verifies and accepts them, and runs one
- * serialized reconcile per app (several apps in parallel). The deploy itself is `deploy.ts`; crash
- * recovery is `recover.ts`. Two ways to stop: `drain()` (SIGTERM: finish or abandon at a safe point)
- * and `abort()` (now); both idempotent.
+ * The agent runtime: learns of manifests (S3 polling, SQS), accepts them (accept.ts), and runs one
+ * serialized reconcile per app (several apps in parallel): the pure decision (decide.ts), then a
+ * deploy (deploy.ts) or a recorded skip. Crash recovery (recover.ts) runs before READY=1; a release
+ * left flipped but unchecked is checked again as the first work of its app after it.
+ *
+ * Nothing is silent: a rejected manifest and a skipped target are recorded in the state (and so in
+ * the status report and `hoist status --local`) and logged (warn and info). Two ways to stop:
+ * `drain()` (SIGTERM: abandon at a safe point before the flip; an undecided health check gets until
+ * drain.timeout, then is left journalled) and the process exit; drain is idempotent.
  */
-import { createHash } from 'node:crypto';
 import { createTask, type ScheduledTask } from 'node-cron';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -15,23 +19,26 @@ import { verifyEnvelope, type VerifiedManifest } from '../trust/verify.ts';
 import { normalizePrefix, s3Keys } from '../aws/keys.ts';
 import { getObjectBytes } from '../aws/object-store.ts';
 import { isRetryable } from '../aws/errors.ts';
+import { skewMatters } from '../aws/server-clock.ts';
 import { pollManifests, startS3Poller } from '../sources/s3-poller.ts';
 import { startSqsConsumer } from '../sources/sqs-consumer.ts';
 import { parseSqsBody } from '../sources/message.ts';
 import { appKey } from '../state/store.ts';
-import type { AgentState, AppState } from '../state/schema.ts';
+import type { AgentState, AppState, Transaction } from '../state/schema.ts';
 import { buildStatusReport, publishStatus } from '../report/status.ts';
 import { formatStatusLine, type Notifier } from '../systemd/notify.ts';
 import { resolveUser } from '../proc/run.ts';
 import { resolveGroup } from '../proc/user.ts';
+import { formatDuration } from '../util/units.ts';
 import { TrustFollower, type TrustFollowerOptions, type TrustStatus } from '../trust/root/follower.ts';
-import type { AgentObserver } from './observer.ts';
 import { TRUST_PAYLOAD_TYPE } from '../trust/root/document.ts';
-import { classifySequence, decide, type ManifestView } from './decide.ts';
-import { classifyAgainstFloor, FloorCache } from './floor.ts';
-import { droppedAttempt, withheldAttempt } from './trust-report.ts';
-import { deploy, type DeployOutcome } from './deploy.ts';
+import { acceptManifest, manifestView, type AcceptResult } from './accept.ts';
+import { decide, type Decision, type ManifestView, type Skip } from './decide.ts';
+import { deploy, restingState, resumeDeploy, type DeployOutcome } from './deploy.ts';
+import { FloorCache } from './floor.ts';
+import { withheldAttempt } from './trust-report.ts';
 import { createStateKeeper } from './keeper.ts';
+import { NO_OBSERVER, type AgentObserver } from './observer.ts';
 import { reclaimPartials } from './prune.ts';
 import { recoverApp } from './recover.ts';
 import { AppTree } from '../tree/app-tree.ts';
@@ -50,10 +57,10 @@ export interface AgentOptions {
   readonly now?: () => Date;
   /** Download stall window (HOIST_STALL_TIMEOUT_MS); the downloader's default when absent. */
   readonly stallTimeoutMs?: number;
-  /** Typed calls for metrics; only trustExpires is made here so far. */
-  readonly observer?: AgentObserver;
   /** Test hook: called with `app/env` and the step name after each journalled deploy step. */
   readonly onStep?: (key: string, step: string) => void | Promise<void>;
+  /** Metrics and the like (see observer.ts). */
+  readonly observer?: AgentObserver;
 }
 
 interface AppRuntime {
@@ -71,6 +78,8 @@ interface AppRuntime {
   /** Where the app sits in the config, for messages (`apps[0] (web/prod)`). */
   where: string;
   chain: Promise<unknown>;
+  /** A flipped, uncommitted release found at start: checked again before anything else. */
+  resume: Transaction | undefined;
   /** Pre-flip failures are retried with backoff, not on every poll. */
   retryAfter: number;
   failures: number;
@@ -81,11 +90,22 @@ export interface ReconcileOutcome {
   /** `refused`: a deploy was due but is not allowed (the trust document expired, or was refused). */
   readonly outcome: DeployOutcome['outcome'] | 'none' | 'wait' | 'refused';
   readonly error?: HoistError;
+  readonly skip?: Skip;
 }
 
 export interface ReconcileSummary {
   readonly outcomes: readonly ReconcileOutcome[];
 }
+
+/** Why `--once` exits 1 for an app. */
+export interface OnceProblem {
+  readonly key: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Skips that are the rollout working as intended: not a reason for `--once` to fail. */
+const EXPECTED_SKIPS = new Set(['cohort', 'step', 'window']);
 
 export class Agent {
   readonly #opts: AgentOptions;
@@ -94,13 +114,17 @@ export class Agent {
   readonly #keeper: StateKeeper;
   readonly #apps = new Map<string, AppRuntime>();
   readonly #drain = new AbortController();
+  /** Fires when the drain runs out of time: undecided health checks are left journalled. */
+  readonly #stopNow = new AbortController();
   readonly #etags = new Map<string, string>();
   readonly #reporting = new Map<string, Promise<void>>();
+  readonly #observer: AgentObserver;
   #stopSources: Array<() => Promise<void>> = [];
   #heartbeat: NodeJS.Timeout | undefined;
   #started = false;
   #stopped: Promise<void> | undefined;
   #now: () => Date;
+  #clockSkew: { seconds: number; at: string } | undefined;
   /** Signed trust documents (trust.root); inert without it. Opened by init(). */
   #trust: TrustFollower | undefined;
   /** The last trust refresh's refusal, for `--once`. */
@@ -113,6 +137,7 @@ export class Agent {
     this.#config = options.config;
     this.#policy = options.policy;
     this.#now = options.now ?? (() => new Date());
+    this.#observer = options.observer ?? NO_OBSERVER;
     this.#keeper = createStateKeeper(options.config.stateDir, options.state, {
       onChange: (key, app) => this.#onStateChange(key, app),
       reclaim: () => reclaimPartials(this.#config.stateDir),
@@ -129,13 +154,17 @@ export class Agent {
 
   /**
    * Resolves app users, checks each app root (HOIST_UNSAFE_ROOT, before anything is touched),
-   * restores verified manifests from state and recovers interrupted deploys.
+   * restores verified manifests from state and recovers interrupted deploys. A release found
+   * flipped but unchecked is checked again later, as the app's first work.
    */
   async init(): Promise<void> {
     this.#trust = await TrustFollower.open(this.#policy, this.#trustOptions());
     this.#useRuntimes(await this.#makeRuntimes(this.#config));
     for (const rt of this.#apps.values()) {
-      await recoverApp({ app: rt.config, key: rt.key, env: this.#deployEnv(rt), tree: rt.tree, owner: rt.owner, restartUser: rt.restartUser });
+      rt.resume = await recoverApp({ app: rt.config, key: rt.key, env: this.#deployEnv(rt), tree: rt.tree, owner: rt.owner, restartUser: rt.restartUser });
+      const s = this.#keeper.app(rt.key);
+      this.#observer.releaseChanged(rt.config.name, rt.config.env, s.current);
+      this.#observer.stateChanged(rt.config.name, rt.config.env, s.state);
     }
     this.#notifyStatus();
   }
@@ -177,6 +206,7 @@ export class Agent {
           }),
           where: `apps[${index}] (${app.name}/${app.env})`,
           chain: Promise.resolve(),
+          resume: undefined,
           retryAfter: 0,
           failures: 0,
         });
@@ -197,7 +227,10 @@ export class Agent {
     for (const [key, rt] of runtimes) {
       const previous = old.get(key);
       void previous?.window?.destroy();
-      if (previous !== undefined) rt.chain = previous.chain;
+      if (previous !== undefined) {
+        rt.chain = previous.chain;
+        rt.resume = previous.resume;
+      }
       this.#apps.set(key, rt);
       this.#restoreManifests(rt);
     }
@@ -215,17 +248,15 @@ export class Agent {
       const text = saved[kind];
       if (text === undefined) continue;
       try {
-        const v = this.#verify(text, rt, kind);
-        rt[kind] = view(v);
+        rt[kind] = manifestView(this.#verify(text, rt, kind));
       } catch (err) {
         const e = toHoistError(err);
-        const held = rt[kind];
+        const trustVersion = this.#trust?.held()?.version;
         rt[kind] = undefined;
-        rt.log.warn({ kind, code: e.code, err: e.message, trustVersion: this.#trust?.held()?.version }, `the stored ${kind} manifest no longer verifies; dropped, not deployed (what serves keeps serving): ${e.message}`);
-        if (held !== undefined) {
-          const attempt = droppedAttempt(kind, held, e, this.#trust?.held()?.version ?? 0, this.#now());
-          void this.#keeper.update(rt.key, (a) => ({ ...a, lastAttempt: attempt })).catch(() => undefined);
-        }
+        rt.log.warn({ kind, code: e.code, err: e.message, trustVersion }, `the stored ${kind} manifest no longer verifies; dropped, not deployed (what serves keeps serving): ${e.message}`);
+        this.#observer.manifestRejected(rt.config.name, rt.config.env, e.code);
+        const under = trustVersion === undefined ? '' : ` under trust version ${trustVersion}`;
+        void this.#keeper.update(rt.key, (s) => ({ ...s, rejected: { kind, code: e.code, message: `the stored ${kind} manifest no longer verifies${under}; dropped, not deployed: ${e.message}`, at: this.#now().toISOString() } }), { bestEffort: true });
       }
     }
   }
@@ -247,7 +278,7 @@ export class Agent {
   }
 
   #trustOptions(): TrustFollowerOptions {
-    return { s3: this.#opts.s3, bucket: this.#bucket(), prefix: this.#prefix(), stateDir: this.#config.stateDir, maxBytes: this.#config.limits.manifestBytes, log: this.#opts.log, now: this.#now, onExpires: (at) => this.#opts.observer?.trustExpires(at) };
+    return { s3: this.#opts.s3, bucket: this.#bucket(), prefix: this.#prefix(), stateDir: this.#config.stateDir, maxBytes: this.#config.limits.manifestBytes, log: this.#opts.log, now: this.#now, onExpires: (at) => this.#observer.trustExpires(at) };
   }
 
   /** Fail closed: until a trust walk is done in this process, no manifest is verified or deployed. */
@@ -297,12 +328,11 @@ export class Agent {
   }
 
   #deployEnv(rt: AppRuntime): DeployEnv {
-    const bucket = this.#bucket();
     return {
       hostId: this.#opts.hostId,
       stateDir: this.#config.stateDir,
       s3: this.#opts.s3,
-      bucket,
+      bucket: this.#bucket(),
       prefix: normalizePrefix(this.#prefix()),
       limits: this.#config.limits,
       keeper: this.#keeper,
@@ -320,76 +350,44 @@ export class Agent {
   }
 
   /**
-   * Verifies an envelope and, when it is new, records it (high-water mark, stored envelope).
-   * Returns whether anything changed. Verification failures change nothing.
+   * Verifies an envelope and, when it is new, records it (high-water mark, stored envelope); a
+   * rejection is recorded and logged. `ignored`: for an app this host does not run.
    */
-  async accept(bytes: Uint8Array | string, hint: { app?: string; env?: string; kind?: 'release' | 'pin'; source: string }): Promise<boolean> {
-    let rt: AppRuntime | undefined;
-    if (hint.app !== undefined && hint.env !== undefined) {
-      rt = this.#apps.get(appKey(hint.app, hint.env));
-    } else {
-      rt = this.#findAppForEnvelope(bytes);
-    }
+  async accept(bytes: Uint8Array | string, hint: { app?: string; env?: string; kind?: 'release' | 'pin'; source: string }): Promise<AcceptResult | { readonly status: 'ignored' }> {
+    const rt = hint.app !== undefined && hint.env !== undefined ? this.#apps.get(appKey(hint.app, hint.env)) : this.#findAppForEnvelope(bytes);
     if (rt === undefined) {
       this.#opts.log.info({ source: hint.source }, 'manifest for an app this host does not run; ignored');
-      return false;
+      return { status: 'ignored' };
     }
     if (!(await this.#trustReady())) {
       rt.log.warn({ source: hint.source }, 'manifest not verified: the trust document could not be read yet (fail closed); it is read again on the next poll');
-      return false;
+      return { status: 'rejected', error: new HoistError('HOIST_S3', 'the trust document could not be read yet') };
     }
     const policy = this.#currentPolicy();
-    let v: VerifiedManifest;
-    try {
-      v = this.#verify(bytes, rt, hint.kind);
-    } catch (err) {
-      const e = toHoistError(err);
-      rt.log.error({ source: hint.source, code: e.code, err: e.message, ...(e.details ?? {}) }, `rejected a manifest: ${e.message}`);
-      return false;
+    const result = await acceptManifest({
+      bytes,
+      key: rt.key,
+      app: rt.config.name,
+      env: rt.config.env,
+      source: hint.source,
+      verify: () => this.#verify(bytes, rt, hint.kind),
+      keeper: this.#keeper,
+      log: rt.log,
+      observer: this.#observer,
+      now: this.#now(),
+      // A host without a high-water mark (new, or a wiped stateDir) takes the history's floor.
+      floor: async (kind) => (await this.#floorsFor(rt))[kind],
+    });
+    if (result.status === 'accepted' || (result.status === 'duplicate' && rt[result.view.kind] === undefined)) {
+      rt[result.view.kind] = result.view;
     }
-    const m = v.manifest;
-    const kind = m.kind;
-    const digest = createHash('sha256').update(v.payloadBytes).digest('hex');
-    const current = this.#keeper.app(rt.key);
-    const mark = current.highWater[kind];
-    // A host without a high-water mark (new, or a wiped stateDir) takes the history's floor.
-    const floor = mark === undefined ? (await this.#floorsFor(rt))[kind] : undefined;
-    const verdict = mark === undefined ? classifyAgainstFloor(floor, m.sequence, digest) : classifySequence(mark, m.sequence, digest);
-    const mlog = rt.log.child({ kind, sequence: m.sequence, ...(m.version === undefined ? {} : { version: m.version }) });
-    if (verdict === 'duplicate') {
-      mlog.debug({ source: hint.source }, 'duplicate manifest; nothing to do');
-      if (rt[kind] === undefined) rt[kind] = view(v);
-      return false;
+    if (result.status === 'accepted') {
+      rt.retryAfter = 0;
+      rt.failures = 0;
     }
-    if (verdict === 'replay') {
-      mlog.warn({ source: hint.source, code: 'HOIST_REPLAY', highWater: mark?.sequence, floor: floor?.sequence }, `ignored a replayed ${kind} manifest (sequence ${m.sequence} is below the ${mark === undefined ? `newest in history/, ${floor?.sequence}` : 'high-water mark'})`);
-      return false;
-    }
-    if (verdict === 'conflict') {
-      const message = `a ${kind} manifest reuses sequence ${m.sequence} with different content: possible attack; ignored`;
-      mlog.error({ source: hint.source, code: 'HOIST_SEQUENCE_CONFLICT' }, message);
-      await this.#keeper.update(rt.key, (s) => ({
-        ...s,
-        lastAttempt: { ...(m.version === undefined ? {} : { version: m.version }), sequence: m.sequence, outcome: 'skipped', code: 'HOIST_SEQUENCE_CONFLICT', message, at: this.#now().toISOString() },
-      }));
-      return false;
-    }
-    const text = JSON.stringify(v.envelope);
-    await this.#keeper.update(rt.key, (s) => ({
-      ...s,
-      highWater: { ...s.highWater, [kind]: { sequence: m.sequence, digest } },
-      envelopes: { ...s.envelopes, [kind]: text },
-      ...(kind === 'pin'
-        ? { pin: { sequence: m.sequence, artifactSha256: m.artifact?.sha256 ?? null, ...(m.kind === 'pin' && m.hosts !== undefined ? { hosts: m.hosts } : {}) } }
-        : {}),
-    }));
-    rt[kind] = view(v);
-    mlog.info({ source: hint.source, signers: v.signers.length }, `accepted ${kind} ${m.artifact === null ? '(unpin)' : (m.version ?? '')} sequence ${m.sequence}`);
-    rt.retryAfter = 0;
-    rt.failures = 0;
     // A trust document taken while this one was being recorded: judge it again under the new keys.
-    if (this.#currentPolicy() !== policy) this.#restoreManifests(rt);
-    return true;
+    if (result.status === 'accepted' && this.#currentPolicy() !== policy) this.#restoreManifests(rt);
+    return result;
   }
 
   #findAppForEnvelope(bytes: Uint8Array | string): AppRuntime | undefined {
@@ -410,8 +408,10 @@ export class Agent {
   reconcile(key: string, options: { force?: boolean } = {}): Promise<ReconcileOutcome> {
     const rt = this.#apps.get(key);
     if (rt === undefined) return Promise.resolve({ key, outcome: 'none' });
-    const run = async (): Promise<ReconcileOutcome> => {
+    return this.#serialized(rt, async () => {
       if (this.#drain.signal.aborted) return { key, outcome: 'none' };
+      // an interrupted deploy is checked (or rolled back) first: recovery activates nothing new
+      if (rt.resume !== undefined) return this.#resume(rt, rt.resume);
       if (!(await this.#trustReady())) return { key, outcome: 'none' };
       const s = this.#keeper.app(key);
       const decision = decide({
@@ -422,8 +422,10 @@ export class Agent {
         pin: rt.pin,
         currentSha256: s.current?.sha256,
         failed: s.failed,
+        retried: s.retried,
         windowOpen: windowOpen(rt.config.window, rt.window, this.#now()),
       });
+      await this.#noteDecision(rt, decision);
       if (decision.action !== 'deploy') {
         rt.log.debug({ decision: decision.action, reason: decision.reason }, decision.reason);
         // A pin or unpin that needs no deploy (the same artifact already runs) still changes what
@@ -434,7 +436,7 @@ export class Agent {
             a.current === undefined ? a : { ...a, current: { ...a.current, kind: target.kind, sequence: target.sequence }, state: target.kind === 'pin' ? 'pinned' : 'healthy' },
           );
         }
-        return { key, outcome: decision.action };
+        return { key, outcome: decision.action, ...(decision.skip === undefined ? {} : { skip: decision.skip }) };
       }
       const expired = this.#trust?.expired();
       if (expired !== undefined) {
@@ -456,8 +458,11 @@ export class Agent {
         restartUser: rt.restartUser,
         env: this.#deployEnv(rt),
         drain: this.#drain.signal,
+        stop: this.#stopNow.signal,
+        retry: decision.retry,
         ...(this.#opts.onStep === undefined ? {} : { onStep: (step: string) => this.#opts.onStep?.(key, step) }),
       });
+      this.#finished(rt, result);
       if (result.outcome === 'failed' && this.#keeper.app(key).current !== undefined && !this.#keeper.app(key).failed.includes(decision.target.artifact.sha256)) {
         // Failed before the flip (download, unpack, preActivate): retry later with backoff.
         rt.failures += 1;
@@ -467,10 +472,65 @@ export class Agent {
         rt.retryAfter = 0;
       }
       return result.outcome === 'healthy' ? { key, outcome: 'healthy' } : { key, outcome: result.outcome, error: result.error };
-    };
+    });
+  }
+
+  #serialized(rt: AppRuntime, run: () => Promise<ReconcileOutcome>): Promise<ReconcileOutcome> {
     const result = rt.chain.then(run, run);
     rt.chain = result.catch(() => undefined);
     return result;
+  }
+
+  /** The check (or rollback) of a release left flipped but uncommitted by the last run. */
+  async #resume(rt: AppRuntime, txn: Transaction): Promise<ReconcileOutcome> {
+    rt.resume = undefined;
+    const result = await resumeDeploy({
+      app: rt.config,
+      key: rt.key,
+      txn,
+      tree: rt.tree,
+      owner: rt.owner,
+      restartUser: rt.restartUser,
+      env: this.#deployEnv(rt),
+      drain: this.#drain.signal,
+      stop: this.#stopNow.signal,
+      ...(this.#opts.onStep === undefined ? {} : { onStep: (step: string) => this.#opts.onStep?.(rt.key, step) }),
+    });
+    this.#finished(rt, result);
+    return result.outcome === 'healthy' ? { key: rt.key, outcome: 'healthy' } : { key: rt.key, outcome: result.outcome, error: result.error };
+  }
+
+  #finished(rt: AppRuntime, result: DeployOutcome): void {
+    this.#observer.deployFinished(rt.config.name, rt.config.env, result.outcome === 'interrupted' ? 'aborted' : result.outcome, result.phases);
+    this.#observer.releaseChanged(rt.config.name, rt.config.env, this.#keeper.app(rt.key).current);
+  }
+
+  /**
+   * Records what the decision means for the report: `desired`, `skipped` (logged at info when it
+   * changes) and the `waiting` / `halted` states. Saves only what changed.
+   */
+  async #noteDecision(rt: AppRuntime, decision: Decision): Promise<void> {
+    const s = this.#keeper.app(rt.key);
+    const target = decision.desired;
+    const desired = target === undefined ? undefined : { version: target.version, sha256: target.artifact.sha256, sequence: target.sequence, kind: target.kind, ...(target.reason === undefined ? {} : { reason: target.reason }) };
+    const skip = decision.action === 'deploy' ? undefined : decision.skip;
+    const skipped = skip === undefined ? undefined : { reason: skip.reason, message: skip.message, ...(skip.eligibleAt === undefined ? {} : { eligibleAt: skip.eligibleAt }) };
+    const resting = s.state === 'waiting' || s.state === 'halted' ? restingState(s) : s.state;
+    const state = skip?.reason === 'window' || skip?.reason === 'step' ? 'waiting' : skip?.reason === 'halted' ? 'halted' : resting;
+    const before = { desired: s.desired, skipped: s.skipped === undefined ? undefined : { reason: s.skipped.reason, message: s.skipped.message, ...(s.skipped.eligibleAt === undefined ? {} : { eligibleAt: s.skipped.eligibleAt }) }, state: s.state };
+    if (JSON.stringify(before) === JSON.stringify({ desired, skipped, state })) return;
+    if (skipped !== undefined && (before.skipped?.reason !== skipped.reason || before.skipped.message !== skipped.message)) {
+      rt.log.info({ skipped: skipped.reason, ...(skipped.eligibleAt === undefined ? {} : { eligibleAt: skipped.eligibleAt }), ...(target === undefined ? {} : { version: target.version, sequence: target.sequence }) }, `not deploying${target === undefined ? '' : ` ${target.version}`}: ${skipped.message}`);
+    }
+    const at = this.#now().toISOString();
+    await this.#keeper.update(
+      rt.key,
+      (a) => {
+        const { desired: _d, skipped: _s, ...rest } = a;
+        return { ...rest, ...(desired === undefined ? {} : { desired }), ...(skipped === undefined ? {} : { skipped: { ...skipped, at } }), state: a.state === 'deploying' ? a.state : state };
+      },
+      { bestEffort: true },
+    );
   }
 
   async reconcileAll(options: { force?: boolean } = {}): Promise<ReconcileSummary> {
@@ -505,6 +565,7 @@ export class Agent {
     }
     // The keys that could be read were handled; the caller logs (and retries) the rest.
     if (failure !== undefined) throw failure;
+    this.#observer.polled(this.#now());
   }
 
   /** One SQS message: a hint to verify, never trusted. Returns whether to delete it. */
@@ -551,19 +612,37 @@ export class Agent {
     return 'delete';
   }
 
-  /** `--once`: read every channel and pin, reconcile every app, report. Failed deploys are returned. */
-  async runOnce(): Promise<ReconcileOutcome[]> {
+  /**
+   * `--once`: finish what the last run left, read every channel and pin, reconcile every app,
+   * report. Returns what makes the run fail: a deploy that failed or rolled back, the newest
+   * manifest read rejected, or a verified target not running for a reason other than the rollout
+   * (cohort, step, window).
+   */
+  async runOnce(): Promise<OnceProblem[]> {
+    const started = this.#now().toISOString();
+    const problems: OnceProblem[] = [];
+    const resumed = await Promise.all([...this.#apps.values()].filter((rt) => rt.resume !== undefined).map((rt) => this.reconcile(rt.key, { force: true })));
     await this.pollS3();
     const summary = await this.reconcileAll({ force: true });
     await this.flushReports();
-    const trust: ReconcileOutcome[] = this.#trustRefusal === undefined ? [] : [{ key: 'trust', outcome: 'refused', error: this.#trustRefusal }];
-    return [...trust, ...summary.outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'rolled-back' || o.outcome === 'refused')];
+    if (this.#trustRefusal !== undefined) problems.push({ key: 'trust', code: this.#trustRefusal.code, message: `the trust document was refused: ${this.#trustRefusal.message}` });
+    for (const o of [...resumed, ...summary.outcomes]) {
+      if (o.outcome === 'failed' || o.outcome === 'rolled-back') problems.push({ key: o.key, code: o.error?.code ?? 'HOIST_HEALTH_FAILED', message: `${o.outcome}: ${o.error?.message ?? ''}` });
+      else if (o.outcome === 'refused') problems.push({ key: o.key, code: o.error?.code ?? 'HOIST_TRUST_EXPIRED', message: `not activated: ${o.error?.message ?? ''}` });
+      else if (o.skip !== undefined && !EXPECTED_SKIPS.has(o.skip.reason)) problems.push({ key: o.key, code: o.skip.reason === 'halted' ? 'HOIST_ROLLOUT_HALTED' : 'HOIST_FAILED_LIST', message: `not deployed: ${o.skip.message}` });
+    }
+    for (const rt of this.#apps.values()) {
+      const rejected = this.#keeper.app(rt.key).rejected;
+      if (rejected !== undefined && rejected.at >= started) problems.push({ key: rt.key, code: rejected.code, message: `the newest manifest read was rejected: ${rejected.message}` });
+    }
+    return problems;
   }
 
-  /** Starts the configured sources (not once draining). */
+  /** Starts the configured sources (not once draining); a release left unchecked is checked first. */
   start(): void {
     if (this.#drain.signal.aborted) return;
     this.#started = true;
+    for (const rt of this.#apps.values()) if (rt.resume !== undefined) void this.reconcile(rt.key, { force: true });
     const s3 = this.#config.source.s3;
     const sqs = this.#config.source.sqs;
     const signal = this.#drain.signal;
@@ -632,14 +711,27 @@ export class Agent {
     this.#notifyStatus();
   }
 
-  /** Stop taking work; in-flight deploys finish or stop at a safe point. Idempotent. */
+  /**
+   * Stop taking work: a deploy before its flip stops at the next safe point; a health check goes
+   * on until shortly before drain.timeout, then is left journalled (checked again at the next
+   * start). Idempotent.
+   */
   drain(): Promise<void> {
     this.#stopped ??= (async () => {
       this.#drain.abort(new HoistError('HOIST_DEPLOY_ABORTED', 'the agent is stopping'));
+      const timeout = this.#config.drain.timeout;
+      // what is left after the health check stops: saving state and writing the last reports
+      const margin = Math.min(3_000, timeout / 4);
+      const stopTimer = setTimeout(() => this.#stopNow.abort(new HoistError('HOIST_DEPLOY_ABORTED', `drain.timeout (${formatDuration(timeout)}) is nearly over`)), timeout - margin);
+      stopTimer.unref();
       clearInterval(this.#heartbeat);
-      await Promise.all(this.#stopSources.map((stop) => stop()));
-      await Promise.all([...this.#apps.values()].map((rt) => rt.chain));
-      await this.flushReports();
+      try {
+        await Promise.all(this.#stopSources.map((stop) => stop()));
+        await Promise.all([...this.#apps.values()].map((rt) => rt.chain));
+        await this.flushReports();
+      } finally {
+        clearTimeout(stopTimer);
+      }
       for (const rt of this.#apps.values()) void rt.window?.destroy();
     })();
     return this.#stopped;
@@ -647,6 +739,23 @@ export class Agent {
 
   async flushReports(): Promise<void> {
     await Promise.all([...this.#reporting.values()]);
+  }
+
+  /** One S3 answer's clock against ours (see aws/server-clock.ts): warned about when it matters. */
+  noteClockSkew(skewMs: number, at: Date): void {
+    const allowed = this.#policy.clockSkewMs;
+    const matters = skewMatters(skewMs, allowed);
+    const before = this.#clockSkew;
+    if (!matters) {
+      if (before !== undefined) this.#opts.log.info({ clockSkewMs: skewMs }, 'the host clock agrees with S3 again');
+      this.#clockSkew = undefined;
+      return;
+    }
+    this.#clockSkew = { seconds: Math.round(skewMs / 1000), at: at.toISOString() };
+    if (before === undefined || Math.abs(before.seconds - this.#clockSkew.seconds) >= Math.max(1, allowed / 4000)) {
+      this.#opts.log.warn({ code: 'HOIST_CLOCK_SKEW', clockSkewMs: skewMs, allowedMs: allowed }, `the host clock is ${formatDuration(Math.abs(skewMs))} ${skewMs > 0 ? 'ahead of' : 'behind'} S3's (more than half of trust.clockSkew, ${formatDuration(allowed)}): manifest expiry and issue times are judged by it. Check NTP`);
+      for (const rt of this.#apps.values()) this.#onStateChange(rt.key, this.#keeper.app(rt.key));
+    }
   }
 
   statusLine(): string {
@@ -664,10 +773,20 @@ export class Agent {
 
   #onStateChange(key: string, app: AppState): void {
     this.#notifyStatus();
-    if (!this.#config.report.s3) return;
     const rt = this.#apps.get(key);
     if (rt === undefined) return;
-    const report = buildStatusReport({ hostId: this.#opts.hostId, app: rt.config.name, env: rt.config.env, appState: app, agentVersion: this.#opts.agentVersion, now: this.#now(), trust: this.trustStatus() });
+    this.#observer.stateChanged(rt.config.name, rt.config.env, app.state);
+    if (!this.#config.report.s3) return;
+    const report = buildStatusReport({
+      hostId: this.#opts.hostId,
+      app: rt.config.name,
+      env: rt.config.env,
+      appState: app,
+      agentVersion: this.#opts.agentVersion,
+      now: this.#now(),
+      ...(this.#clockSkew === undefined ? {} : { clockSkew: this.#clockSkew }),
+      trust: this.trustStatus(),
+    });
     const bucket = this.#config.source.s3.bucket;
     const statusKey = s3Keys(this.#prefix()).status(rt.config.name, rt.config.env, this.#opts.hostId);
     // Reports for one app are written in order; a failed write is logged, never fatal.
@@ -701,17 +820,4 @@ function isTrustHint(parsed: ReturnType<typeof parseSqsBody>, bucket: string): b
   } catch {
     return false;
   }
-}
-
-function view(v: VerifiedManifest): ManifestView {
-  const m = v.manifest;
-  return {
-    kind: m.kind,
-    sequence: m.sequence,
-    version: m.version ?? undefined,
-    artifact: m.artifact ?? null,
-    rollout: m.rollout,
-    hosts: m.kind === 'pin' ? m.hosts : undefined,
-    notes: m.notes,
-  };
 }

@@ -10,7 +10,20 @@ import path from 'node:path';
 import { runCommand, hookEnv } from '../proc/run.ts';
 import { probeOnce, type HealthSpec } from '../health/probe.ts';
 import type { ReleaseRecord } from '../state/schema.ts';
+import type { HealthPolicy } from '../health/check.ts';
 import type { AppConfig, Log, Owner } from './types.ts';
+
+/** The app's health policy; `bake: false` for checking the release a rollback went back to. */
+export function healthPolicy(app: AppConfig, options: { bake?: boolean } = {}): HealthPolicy {
+  const h = app.health;
+  return {
+    startPeriodMs: h.startPeriod,
+    intervalMs: h.interval,
+    successThreshold: h.successThreshold,
+    failureThreshold: h.failureThreshold,
+    bakeMs: options.bake === false ? 0 : h.bake,
+  };
+}
 
 export function healthSpec(app: AppConfig): HealthSpec {
   const h = app.health;
@@ -81,7 +94,7 @@ async function run(
 }
 
 /** One probe of `release` (the health command as the app user, in the release). */
-export function probeRelease(ctx: HookContext, release: ReleaseRecord): () => Promise<{ ok: boolean; detail: string }> {
+export function probeRelease(ctx: HookContext, release: ReleaseRecord): () => Promise<{ ok: boolean; detail: string; answered?: boolean | undefined }> {
   const dir = path.join(ctx.app.root, release.dir);
   return () =>
     probeOnce(healthSpec(ctx.app), {

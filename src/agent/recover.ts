@@ -1,15 +1,16 @@
 /**
- * Crash recovery at start-up: whatever step a deploy died in, `current` ends up pointing at a
- * complete release. A release flipped but never committed is treated as failed and rolled back;
- * staging and trash dirs and temp links are removed (and old releases pruned, so one that could
- * not be removed before is tried again); `.part` downloads stay for resume.
+ * Crash recovery at start-up, before READY=1: whatever step a deploy died in, `current` points at
+ * a complete release. Staging and trash dirs and temp links are removed (and old releases pruned,
+ * so one that could not be removed before is tried again); `.part` downloads stay for resume. A
+ * deploy that died before the flip is forgotten (the channel brings it back). A release flipped
+ * but never committed is left for `resumeDeploy`, which checks it again once the agent is ready,
+ * as ordinary work that never holds the unit's start timeout.
  */
-import { HoistError, toHoistError } from '../errors.ts';
+import { toHoistError } from '../errors.ts';
+import type { Transaction } from '../state/schema.ts';
 import type { AppTree } from '../tree/app-tree.ts';
 import { restingState } from './deploy.ts';
-import type { HookContext } from './hooks.ts';
 import { pruneApp } from './prune.ts';
-import { rollBack } from './rollback.ts';
 import type { AppConfig, DeployEnv, Owner } from './types.ts';
 
 export interface RecoverOptions {
@@ -27,7 +28,8 @@ export interface RecoverOptions {
  */
 const AFTER_FLIP = new Set(['restarted', 'health']);
 
-export async function recoverApp(options: RecoverOptions): Promise<void> {
+/** Returns the flipped, uncommitted transaction to resume, if there is one. */
+export async function recoverApp(options: RecoverOptions): Promise<Transaction | undefined> {
   const { app, key, env, tree } = options;
   const log = env.log;
   const cleaned = await tree.cleanup().catch((err: unknown) => ({ removed: [], failed: [{ name: tree.releasesDir, error: toHoistError(err) }] }));
@@ -44,7 +46,7 @@ export async function recoverApp(options: RecoverOptions): Promise<void> {
       await tree.flip(s.current.dir);
     }
     await pruneApp(app, tree, env, key, log);
-    return;
+    return undefined;
   }
 
   const flipped = linked === txn.target.dir && txn.from?.dir !== txn.target.dir;
@@ -67,13 +69,9 @@ export async function recoverApp(options: RecoverOptions): Promise<void> {
       { bestEffort: true },
     );
     await pruneApp(app, tree, env, key, log);
-    return;
+    return undefined;
   }
-
-  // Flipped (or rolling back) but never committed: the release never passed its health check.
-  const failure = new HoistError('HOIST_DEPLOY_ABORTED', `the agent stopped between the flip to ${txn.target.version} and the health decision; treated as failed`);
-  log.warn({ step: 'recover', txnStep: txn.step, version: txn.target.version }, failure.message);
-  const hooks: HookContext = { app, owner: options.owner, restartUser: options.restartUser, log };
-  await rollBack({ key, env, tree, hooks, log, next: txn.target, from: txn.from, failure });
-  await pruneApp(app, tree, env, key, log);
+  // Flipped (or rolling back) but never committed: checked again (or rolled back) once ready.
+  log.warn({ step: 'recover', txnStep: txn.step, version: txn.target.version }, `${txn.target.version} was flipped but not committed when the agent stopped; it is checked again once the agent is ready`);
+  return rollingBack && txn.step !== 'rolling-back' ? { ...txn, step: 'rolling-back' } : txn;
 }

@@ -10,7 +10,7 @@ import { checkHealth } from '../health/check.ts';
 import type { AppState, ReleaseRecord } from '../state/schema.ts';
 import { withFailed } from '../state/store.ts';
 import type { AppTree } from '../tree/app-tree.ts';
-import { probeRelease, runRestart, type HookContext } from './hooks.ts';
+import { healthPolicy, probeRelease, runRestart, type HookContext } from './hooks.ts';
 import type { DeployEnv, Log } from './types.ts';
 import path from 'node:path';
 
@@ -63,12 +63,7 @@ export async function rollBack(options: RollBackOptions): Promise<RollbackOutcom
   if (rollbackError === undefined) {
     try {
       await runRestart({ ...hooks, log: log.child({ version: from.version }) }, from, undefined);
-      const result = await checkHealth(probeRelease(hooks, from), {
-        startPeriodMs: hooks.app.health.startPeriod,
-        intervalMs: hooks.app.health.interval,
-        successThreshold: hooks.app.health.successThreshold,
-        bakeMs: 0,
-      });
+      const result = await checkHealth(probeRelease(hooks, from), healthPolicy(hooks.app, { bake: false }));
       if (!result.healthy) {
         rollbackError = new HoistError('HOIST_ROLLBACK_FAILED', `rolled back to ${from.version} but it is unhealthy too: ${result.reason}`, { cause: failure });
       }

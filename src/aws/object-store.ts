@@ -142,18 +142,28 @@ export interface ListedKey {
   key: string;
   size: number;
   lastModified?: Date;
+  /** As S3 lists it (quoted); equal to the ETag a GET answers, so a changed object shows in the listing. */
+  etag?: string;
 }
 
 /** Every key under `prefix`, page by page (ListObjectsV2), in S3's lexicographic order. */
 export async function* listKeys(
   s3: S3Client,
-  options: { bucket: string; prefix: string; signal?: AbortSignal | undefined; pageSize?: number | undefined },
+  options: {
+    bucket: string;
+    prefix: string;
+    signal?: AbortSignal | undefined;
+    pageSize?: number | undefined;
+    /** Called before each page is requested (request counting). */
+    onPage?: (() => void) | undefined;
+  },
 ): AsyncIterable<ListedKey> {
-  const { bucket, prefix, signal, pageSize } = options;
+  const { bucket, prefix, signal, pageSize, onPage } = options;
   let token: string | undefined;
   // Bounded by the bucket: S3 ends the listing with IsTruncated=false.
   for (;;) {
     let out;
+    onPage?.();
     try {
       out = await s3.send(
         new ListObjectsV2Command({
@@ -169,7 +179,12 @@ export async function* listKeys(
     }
     for (const item of out.Contents ?? []) {
       if (item.Key === undefined) continue;
-      yield { key: item.Key, size: item.Size ?? 0, ...(item.LastModified === undefined ? {} : { lastModified: item.LastModified }) };
+      yield {
+        key: item.Key,
+        size: item.Size ?? 0,
+        ...(item.LastModified === undefined ? {} : { lastModified: item.LastModified }),
+        ...(item.ETag === undefined ? {} : { etag: item.ETag }),
+      };
     }
     token = out.IsTruncated === true ? out.NextContinuationToken : undefined;
     if (token === undefined) return;

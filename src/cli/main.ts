@@ -31,6 +31,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   rollback: () => import('./commands/rollback.ts'),
   trust: () => import('./commands/trust.ts'),
   'tree-worker': () => import('./commands/tree-worker.ts'),
+  dashboard: () => import('./commands/dashboard.ts'),
 };
 
 /** The modules a command line needs: the named command's, or every one (help, typos). */

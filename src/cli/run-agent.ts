@@ -1,8 +1,8 @@
 /** The agent process: config, lock, state, sources and signals around `Agent`. */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
-import { HoistError, toHoistError } from '../errors.ts';
+import { ERROR_CATALOGUE, HoistError, toHoistError, type HoistErrorCode } from '../errors.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { resolveHostId } from '../config/host-id.ts';
 import type { AgentConfig } from '../config/schema.ts';
@@ -13,10 +13,11 @@ import { loadState } from '../state/store.ts';
 import { createNotifier } from '../systemd/notify.ts';
 import { Agent } from '../agent/agent.ts';
 import { createLogger } from './logger.ts';
+import { execFile } from 'node:child_process';
+import { watchServerClock } from '../aws/server-clock.ts';
+import { formatDuration } from '../util/units.ts';
 import { testPause } from '../util/test-pause.ts';
 
-/** SIGTERM must end the process well inside systemd's TimeoutStopSec (45 s in our unit). */
-const DRAIN_BOUND_MS = 30_000;
 
 export async function loadAgentConfig(file: string): Promise<{ config: AgentConfig; policy: TrustPolicy }> {
   const config = await loadConfigFile(file);
@@ -43,6 +44,7 @@ export async function runAgent(file: string, once: boolean): Promise<void> {
   if (loaded.recoveredFromCorrupt !== undefined) {
     log.error({ code: 'HOIST_STATE_CORRUPT', movedTo: loaded.recoveredFromCorrupt, reason: loaded.corruptReason }, 'state.json was unreadable; moved aside, starting from an empty state');
   }
+  await checkDrainBound(config.drain.timeout);
   const clients = createAwsClients({ ...(config.region === undefined ? {} : { region: config.region }), endpoint: config.endpoint ?? null, endpoints: config.endpoints ?? {} });
   const notifier = createNotifier({ onError: (err) => log.debug({ err: String(err) }, 'systemd notification failed') });
   const onStep = stepHooks(faultInjection(process.env.HOIST_FAULT_KILL_AT, log), process.env.HOIST_TEST_PAUSE_AT === undefined ? undefined : (_key, step) => testPause(step));
@@ -59,19 +61,21 @@ export async function runAgent(file: string, once: boolean): Promise<void> {
     ...(onStep === undefined ? {} : { onStep }),
     ...stallTimeout(process.env.HOIST_STALL_TIMEOUT_MS),
   });
+  watchServerClock(clients.s3, (skewMs, at) => agent.noteClockSkew(skewMs, at));
   log.info({ hostId, stateDir: config.stateDir, apps: config.apps.map((a) => `${a.name}/${a.env}`), lock: lock.path, once }, `hoist agent ${pkg.version} starting`);
   // Signals are handled from here on, before recovery and the first reconcile.
-  const lifecycle = handleSignals(agent, log, file, notifier);
+  let drainTimeout = config.drain.timeout;
+  const lifecycle = handleSignals(agent, log, file, notifier, () => drainTimeout, (ms) => (drainTimeout = ms));
   try {
     await agent.init();
     if (once) {
-      const failed = await agent.runOnce();
+      const problems = await agent.runOnce();
       log.info({ status: agent.statusLine() }, 'reconcile done');
-      const first = failed[0];
+      const first = problems[0];
       if (first !== undefined) {
-        // Exit 1 naming the problem: the first failure's code, every failed app in the message.
-        const what = failed.map((f) => `${f.key} ${f.outcome}${f.error === undefined ? '' : ` (${f.error.code}: ${f.error.message})`}`).join('; ');
-        throw new HoistError(first.error?.code ?? 'HOIST_HEALTH_FAILED', what, { ...(first.error === undefined ? {} : { cause: first.error }) });
+        // Exit 1 naming the problem: the first one's code, every problem of every app in the message.
+        const what = problems.map((p) => `${p.key} ${p.message} (${p.code})`).join('; ');
+        throw new HoistError(first.code in ERROR_CATALOGUE ? (first.code as HoistErrorCode) : 'HOIST_HEALTH_FAILED', what);
       }
       return;
     }
@@ -93,7 +97,14 @@ interface Lifecycle {
   dispose(): void;
 }
 
-function handleSignals(agent: Agent, log: ReturnType<typeof createLogger>, file: string, notifier: ReturnType<typeof createNotifier>): Lifecycle {
+function handleSignals(
+  agent: Agent,
+  log: ReturnType<typeof createLogger>,
+  file: string,
+  notifier: ReturnType<typeof createNotifier>,
+  drainTimeout: () => number,
+  setDrainTimeout: (ms: number) => void,
+): Lifecycle {
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => {
     resolveStopped = resolve;
@@ -104,10 +115,12 @@ function handleSignals(agent: Agent, log: ReturnType<typeof createLogger>, file:
     stopping = true;
     log.info({ signal }, 'stopping: finishing or abandoning the current step');
     const stoppingSent = notifier.stopping();
+    // the agent stops what it can a little before drain.timeout; this is the hard bound
+    const boundMs = drainTimeout();
     const bound = setTimeout(() => {
-      log.error({ boundMs: DRAIN_BOUND_MS }, 'drain did not finish in time; exiting');
+      log.error({ boundMs }, 'drain did not finish in time; exiting');
       resolveStopped();
-    }, DRAIN_BOUND_MS);
+    }, boundMs);
     bound.unref();
     agent.drain().then(
       async () => {
@@ -128,6 +141,7 @@ function handleSignals(agent: Agent, log: ReturnType<typeof createLogger>, file:
     void loadAgentConfig(file)
       .then(async ({ config, policy }) => {
         await agent.reload(config, policy);
+        setDrainTimeout(config.drain.timeout);
         log.info({}, 'configuration reloaded');
       })
       .catch((err: unknown) => {
@@ -172,6 +186,46 @@ export function faultInjection(spec: string | undefined, log: { warn(o: Record<s
     if (ms > 0) setTimeout(kill, ms);
     else kill();
   };
+}
+
+/**
+ * Under systemd, drain.timeout must end before the unit's TimeoutStopSec, or systemd kills the
+ * agent in the middle of its drain. The unit's value is asked of systemctl; without it (no
+ * systemd, an old systemctl) there is nothing to check.
+ */
+async function checkDrainBound(drainMs: number): Promise<void> {
+  if (process.env.INVOCATION_ID === undefined) return;
+  const stopMs = await unitStopTimeout();
+  if (stopMs === undefined || drainMs < stopMs) return;
+  throw new HoistError('HOIST_CONFIG_INVALID', `drain.timeout (${formatDuration(drainMs)}) is not below the unit's TimeoutStopSec (${formatDuration(stopMs)}): systemd would kill the agent during its drain. Lower drain.timeout or raise TimeoutStopSec in a drop-in`, {
+    details: { issues: [`drain.timeout: must be below the unit's TimeoutStopSec (${formatDuration(stopMs)})`] },
+  });
+}
+
+/** TimeoutStopUSec of the unit this process runs in (from /proc/self/cgroup), in ms. */
+async function unitStopTimeout(): Promise<number | undefined> {
+  const cgroup = await readFile('/proc/self/cgroup', 'utf8').catch(() => '');
+  const unit = /\/([^/\n]+\.service)\s*$/m.exec(cgroup)?.[1];
+  if (unit === undefined) return undefined;
+  return new Promise((resolve) => {
+    execFile('systemctl', ['show', '--property=TimeoutStopUSec', '--value', unit], { timeout: 5_000 }, (error, stdout) => {
+      resolve(error === null ? parseSystemdSpan(stdout.trim()) : undefined);
+    });
+  });
+}
+
+/** A systemd time span (`45s`, `1min 30s`, `2min`, `500ms`, `infinity`) in ms. */
+export function parseSystemdSpan(text: string): number | undefined {
+  if (text === '' || text === 'infinity') return undefined;
+  const units: Record<string, number> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+  let total = 0;
+  for (const part of text.split(/\s+/)) {
+    const m = /^(\d+(?:\.\d+)?)(us|ms|s|min|h|d)$/.exec(part);
+    const unit = m?.[2] === undefined ? undefined : units[m[2]];
+    if (m === null || unit === undefined) return undefined;
+    total += Number(m[1]) * unit;
+  }
+  return total;
 }
 
 type StepHook = (key: string, step: string) => void | Promise<void>;

@@ -81,9 +81,14 @@ const healthSchema = z
     interval: zDuration.prefault('2s').describe('Time between probes.'),
     startPeriod: zDuration.prefault('60s').describe('How long the new release may take to become healthy.'),
     successThreshold: z.int().min(1).default(3).describe('Consecutive successful probes that make the release healthy.'),
+    failureThreshold: z
+      .int()
+      .min(1)
+      .default(3)
+      .describe('Consecutive failed answers (an HTTP status or body, a command exit code) that fail the release at once, even inside startPeriod; refused connections and time-outs inside startPeriod do not count. Inside bake, this many consecutive failures of any kind roll back.'),
     bake: zDuration
       .prefault('0s')
-      .describe('How long to keep probing after it became healthy; a failure inside bake still rolls back.'),
+      .describe('How long to keep probing after it became healthy; failureThreshold consecutive failures inside bake still roll back.'),
   })
   .superRefine((health: unknown, ctx) => {
     // Runs even when other health fields failed; a missing health block is reported on its own.
@@ -147,6 +152,13 @@ const limitsSchema = z.strictObject({
     .describe('Largest ratio of unpacked bytes to artifact bytes (zip-bomb guard).'),
 });
 
+const drainSchema = z.strictObject({
+  timeout: zDuration
+    .prefault('30s')
+    .refine((ms) => ms >= 1000 && ms <= 600_000, 'expected a duration from 1s to 10m')
+    .describe('How long SIGTERM may take: a health check not decided by then is left journalled and re-checked at the next start. Keep it below the unit\'s TimeoutStopSec (45s as shipped); the agent refuses to start under systemd otherwise.'),
+});
+
 const reportSchema = z.strictObject({
   s3: z.boolean().default(true).describe('Write status/<app>/<env>/<host-id>.json after every change.'),
   interval: zDuration
@@ -186,6 +198,7 @@ export const agentConfigSchema = z
     apps: z.array(appSchema).min(1, 'configure at least one app').describe('The apps this host runs.'),
     limits: limitsSchema.prefault({}).describe('Caps that protect the host from hostile or broken artifacts.'),
     report: reportSchema.prefault({}).describe('Status reporting.'),
+    drain: drainSchema.prefault({}).describe('Shutdown on SIGTERM.'),
     log: logSchema.prefault({}).describe('Logging.'),
     trust: trustBlockSchema.describe('Trust policy: the keys and how many must sign each kind of manifest. Required: without one the agent refuses to start.'),
   })

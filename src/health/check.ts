@@ -36,7 +36,7 @@ export type HealthOutcome =
   | { readonly healthy: false; readonly phase: HealthPhase; readonly reason: string; readonly probes: number };
 
 export async function checkHealth(
-  probe: () => Promise<{ ok: boolean; detail: string }>,
+  probe: () => Promise<{ ok: boolean; detail: string; answered?: boolean | undefined }>,
   options: CheckHealthOptions,
 ): Promise<HealthOutcome> {
   const { signal } = options;

@@ -35,7 +35,8 @@ export async function probeCommand(command: string, options: CommandProbeOptions
       const { exitCode, signal, outputTail } = error.details ?? {};
       const how = typeof exitCode === 'number' ? `exit ${exitCode}` : typeof signal === 'string' ? `killed by ${signal}` : error.message;
       const last = typeof outputTail === 'string' ? outputTail.trim().split('\n').at(-1)?.slice(0, 200) : undefined;
-      return { ok: false, detail: last ? `${how}: ${last}` : how };
+      // an exit code is the check's answer; a command killed by a signal did not answer
+      return { ok: false, answered: typeof exitCode === 'number', detail: last ? `${how}: ${last}` : how };
     }
     throw error;
   }

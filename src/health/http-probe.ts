@@ -19,10 +19,10 @@ export async function probeHttp(spec: HttpProbeSpec, options: ProbeOptions): Pro
       maxBytes: spec.bodyIncludes === undefined ? 0 : MAX_BODY_BYTES,
     });
     if (status !== spec.expectStatus) {
-      return { ok: false, detail: `HTTP ${status} (expected ${spec.expectStatus})` };
+      return { ok: false, answered: true, detail: `HTTP ${status} (expected ${spec.expectStatus})` };
     }
     if (body !== undefined && spec.bodyIncludes !== undefined && !body.includes(spec.bodyIncludes)) {
-      return { ok: false, detail: `HTTP ${status} but body does not include ${JSON.stringify(spec.bodyIncludes)}` };
+      return { ok: false, answered: true, detail: `HTTP ${status} but body does not include ${JSON.stringify(spec.bodyIncludes)}` };
     }
     return { ok: true, detail: `HTTP ${status}` };
   } catch (error) {

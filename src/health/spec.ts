@@ -18,6 +18,12 @@ export interface ProbeResult {
   readonly ok: boolean;
   /** "HTTP 200", "HTTP 500 (expected 200)", "connect ECONNREFUSED 127.0.0.1:8080", "timed out after 2s". */
   readonly detail: string;
+  /**
+   * A failure the app itself answered (an HTTP status or body, a command's exit code), as opposed
+   * to nothing answering yet (refused, timed out): only answers count toward failureThreshold
+   * while the app is starting.
+   */
+  readonly answered?: boolean;
 }
 
 export interface ProbeOptions {

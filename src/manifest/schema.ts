@@ -58,6 +58,8 @@ const common = {
     .strictObject({ percent: z.number().min(0).max(100) })
     .default({ percent: 100 }),
   notes: z.record(z.string(), z.string()).optional(),
+  /** Hosts that have this artifact on their failed list try it once more (an operator's signed decision). */
+  retryFailed: z.boolean().optional(),
 };
 
 export const releaseManifestSchema = z.strictObject({

@@ -17,7 +17,7 @@ const releaseSummarySchema = z.object({
 });
 
 /** The states this version of hoist knows; a report may carry others (newer agents). */
-export const KNOWN_STATES = [...appStates, 'waiting', 'halted'] as const;
+export const KNOWN_STATES = appStates;
 
 /** What the verified channel or pin says this host should run (a host outside the due cohort desires what it runs). */
 const desiredSchema = z.object({
@@ -99,12 +99,19 @@ export interface StatusReportInput {
   readonly appState: AppState;
   readonly agentVersion: string;
   readonly now: Date;
-  readonly trust?: StatusReport['trust'] | undefined;
+  /** The trust document in force, when the host follows one (expiresAt null: the config's trust block), and the newest refused one. */
+  readonly trust?:
+    | { readonly version: number; readonly expiresAt?: string | null | undefined; readonly rejected?: { readonly version?: number; readonly code: string; readonly message: string; readonly at: string } | undefined }
+    | undefined;
+  /** Seconds the host clock is ahead of S3's (negative: behind), when over half of trust.clockSkew. */
+  readonly clockSkew?: { readonly seconds: number; readonly at: string } | undefined;
 }
 
 export function buildStatusReport(input: StatusReportInput): StatusReport {
   const { appState } = input;
   const attempt = appState.lastAttempt;
+  // a host outside the due cohort (or with nothing published) desires what it runs
+  const desired = appState.desired ?? (appState.current === undefined ? undefined : { version: appState.current.version, sha256: appState.current.sha256, sequence: appState.current.sequence, kind: appState.current.kind });
   return {
     hostId: input.hostId,
     app: input.app,
@@ -112,6 +119,11 @@ export function buildStatusReport(input: StatusReportInput): StatusReport {
     state: appState.state,
     current: summary(appState.current),
     previous: summary(appState.previous),
+    desired: desired === undefined ? null : { version: desired.version, sha256: desired.sha256, sequence: desired.sequence, kind: desired.kind, ...('reason' in desired && desired.reason !== undefined ? { reason: desired.reason } : {}) },
+    rejected: appState.rejected === undefined ? null : { ...(appState.rejected.sequence === undefined ? {} : { sequence: appState.rejected.sequence }), code: appState.rejected.code, message: appState.rejected.message, at: appState.rejected.at },
+    skipped: appState.skipped === undefined ? null : { reason: appState.skipped.reason, ...(appState.skipped.eligibleAt === undefined ? {} : { eligibleAt: appState.skipped.eligibleAt }) },
+    trust: input.trust === undefined ? null : { version: input.trust.version, expiresAt: input.trust.expiresAt ?? null, ...(input.trust.rejected === undefined ? {} : { rejected: input.trust.rejected }) },
+    ...(input.clockSkew === undefined ? {} : { clockSkew: input.clockSkew }),
     lastAttempt:
       attempt === undefined
         ? null
@@ -122,7 +134,6 @@ export function buildStatusReport(input: StatusReportInput): StatusReport {
             message: attempt.message ?? null,
             at: attempt.at,
           },
-    ...(input.trust === undefined ? {} : { trust: input.trust }),
     agentVersion: input.agentVersion,
     updatedAt: input.now.toISOString(),
   };

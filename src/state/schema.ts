@@ -33,10 +33,15 @@ export const transactionSchema = z.object({
   target: releaseRecordSchema,
   from: releaseRecordSchema.optional(),
   startedAt: isoTime,
+  /** Health checks of `target` begun (a crash or a drain can cut one short; after two, roll back). */
+  checks: z.number().int().nonnegative().optional(),
 });
 
 export const attemptOutcomes = ['healthy', 'rolled-back', 'failed', 'skipped', 'aborted'] as const;
-export const appStates = ['idle', 'deploying', 'healthy', 'rolled-back', 'failed', 'pinned'] as const;
+export const appStates = ['idle', 'deploying', 'healthy', 'rolled-back', 'failed', 'pinned', 'waiting', 'halted'] as const;
+
+/** Why a verified target is not (yet) deployed here. */
+export const skipReasons = ['failed-list', 'cohort', 'step', 'window', 'halted'] as const;
 
 export const lastAttemptSchema = z.object({
   version: z.string().optional(),
@@ -52,7 +57,7 @@ export const appStateSchema = z.object({
   current: releaseRecordSchema.optional(),
   previous: releaseRecordSchema.optional(),
   highWater: z.object({ release: markSchema.optional(), pin: markSchema.optional() }),
-  /** Artifact digests that failed health here; never retried. */
+  /** Artifact digests that failed health here; tried again only for a manifest with retryFailed. */
   failed: z.array(sha256),
   lastAttempt: lastAttemptSchema.optional(),
   state: z.enum(appStates),
@@ -66,6 +71,18 @@ export const appStateSchema = z.object({
   /** The last verified envelope JSON text of each kind, kept across restarts. */
   envelopes: z.object({ release: z.string().optional(), pin: z.string().optional() }).optional(),
   txn: transactionSchema.optional(),
+  /** What the verified channel or pin says this host should run (what it runs, outside the cohort). */
+  desired: z
+    .object({ version: z.string(), sha256, sequence, kind: z.enum(['release', 'pin']), reason: z.string().optional() })
+    .optional(),
+  /** The newest manifest that failed verification, until a newer one of its kind is accepted. */
+  rejected: z
+    .object({ kind: z.enum(['release', 'pin']).optional(), sequence: sequence.optional(), code: z.string(), message: z.string(), at: isoTime })
+    .optional(),
+  /** Why the verified target is not deployed (yet). */
+  skipped: z.object({ reason: z.enum(skipReasons), eligibleAt: isoTime.optional(), message: z.string().optional(), at: isoTime }).optional(),
+  /** The last one-more-try of a failed artifact (a manifest with retryFailed): at most one per manifest. */
+  retried: z.object({ sha256, sequence }).optional(),
 });
 
 export const agentStateSchema = z.object({
@@ -82,4 +99,5 @@ export type LastAttempt = z.infer<typeof lastAttemptSchema>;
 export type AttemptOutcome = LastAttempt['outcome'];
 export type AppStateName = z.infer<typeof appStateSchema>['state'];
 export type AppState = z.infer<typeof appStateSchema>;
+export type SkipReason = (typeof skipReasons)[number];
 export type AgentState = z.infer<typeof agentStateSchema>;

@@ -74,8 +74,8 @@ test('SIGKILL during the download: the .part is resumed with Range and the deplo
   assert.deepEqual(await stagingLeft(h), []);
 });
 
-for (const step of ['flipped', 'restarted', 'health']) {
-  test(`SIGKILL at "${step}" (around the flip, before the health decision): rolled back on restart`, async () => {
+for (const step of ['flipped', 'flip-done', 'restarted', 'health']) {
+  test(`SIGKILL at "${step}" (around the flip, before the health decision): checked again at the next start`, async () => {
     await using h = await createHarness();
     await h.writeConfig();
     const v1 = await h.artifact('1.0.0');
@@ -93,19 +93,53 @@ for (const step of ['flipped', 'restarted', 'health']) {
     const s = await h.appState();
     assert.equal(s.txn, undefined);
     assert.deepEqual(await stagingLeft(h), []);
-    if (step === 'flipped') {
-      // Journalled but killed before rename(): nothing to undo, the deploy simply runs again.
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(await h.current(), '2.0.0');
-    } else {
-      // Flipped but never committed: treated as failed, back to 1.0.0, which serves again.
-      assert.equal(await h.current(), '1.0.0');
-      assert.equal(await h.served(), '1.0.0');
-      assert.ok(s.failed.includes(v2.sha256));
-      assert.equal(s.state, 'rolled-back');
-    }
+    // Before the flip (journalled but killed before rename): the deploy simply runs again. After
+    // it: flipped but never committed, so 2.0.0 is checked again with the full policy (restarted
+    // first when the restart had not been journalled), and being healthy, committed.
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await h.current(), '2.0.0');
+    assert.equal(await h.served(), '2.0.0');
+    assert.equal(s.state, 'healthy');
+    assert.deepEqual(s.failed, []);
   });
 }
+
+test('SIGKILL during the health check of an unhealthy release: checked again at the next start and rolled back', async () => {
+  await using h = await createHarness();
+  await h.writeConfig();
+  const v1 = await h.artifact('1.0.0');
+  await h.publish('1.0.0', v1);
+  assert.equal((await h.once()).code, 0);
+  const v2 = await h.artifact('2.0.0', 'unhealthy');
+  await h.publish('2.0.0', v2);
+  await runKilled(h, 'health');
+  assert.equal(await h.current(), '2.0.0', 'killed with the unchecked v2 active');
+  const r = await h.once();
+  assert.equal(r.code, 1);
+  assert.equal(await h.current(), '1.0.0');
+  assert.equal(await h.served(), '1.0.0');
+  const s = await h.appState();
+  assert.equal(s.state, 'rolled-back');
+  assert.ok(s.failed.includes(v2.sha256));
+});
+
+test('a release whose health check was cut short twice is rolled back without a third', async () => {
+  await using h = await createHarness();
+  await h.writeConfig();
+  await h.publish('1.0.0', await h.artifact('1.0.0'));
+  assert.equal((await h.once()).code, 0);
+  const v2 = await h.artifact('2.0.0');
+  await h.publish('2.0.0', v2);
+  await runKilled(h, 'health');
+  // the next start checks it again, and is killed in that check too
+  await runKilled(h, 'health');
+  assert.equal((await h.appState() as { txn?: { checks?: number } }).txn?.checks, 2);
+  const r = await h.once();
+  assert.equal(r.code, 1, 'rolled back: --once fails');
+  assert.match(r.stdout, /cut short 2 times/);
+  assert.equal(await h.current(), '1.0.0');
+  assert.ok((await h.appState()).failed.includes(v2.sha256));
+});
 
 test('SIGKILL right after commit leaves a consistent, healthy host', async () => {
   await using h = await createHarness();

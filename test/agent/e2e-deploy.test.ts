@@ -66,14 +66,16 @@ test('unhealthy v3 rolls back to v2; the same v3 is not retried; a new artifact 
   assert.equal(s.lastAttempt?.outcome, 'rolled-back');
   assert.equal(s.lastAttempt?.code, 'HOIST_HEALTH_FAILED');
 
-  // The same v3 manifest again: not retried (exit 0, nothing happens).
+  // The same v3 manifest again: not retried, and said so (exit 1, skipped: failed-list).
   await h.putChannel(v3text);
   const again = await h.once();
-  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.code, 1, again.stderr);
+  assert.match(again.stderr, /HOIST_FAILED_LIST/);
   assert.equal(await h.current(), '2.0.0');
+  assert.equal((await h.appState() as { skipped?: { reason: string } }).skipped?.reason, 'failed-list');
   // A higher sequence naming the same broken artifact is not retried either.
   await h.publish('3.0.0', v3);
-  assert.equal((await h.once()).code, 0);
+  assert.equal((await h.once()).code, 1);
   assert.equal(await h.current(), '2.0.0');
 
   // A higher sequence with a new artifact deploys.

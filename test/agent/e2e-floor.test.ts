@@ -21,7 +21,7 @@ test('attack: an old release put back in the channel is refused by a new host (f
 
   const r = await h.once();
   assert.match(r.stdout, /"code":"HOIST_REPLAY"/);
-  assert.match(r.stdout, /below the newest in history\/, /);
+  assert.match(r.stdout, /below the newest verified copy in history\/, /);
   assert.match(r.stdout, /history entry not counted for the anti-replay floor/);
   assert.equal(await h.current(), undefined, 'the new host was not served the old release');
 

@@ -20,8 +20,9 @@ test('replay of a lower sequence is ignored, a duplicate is a no-op, the same se
   // Each run is a new process: the high-water mark came from state.json.
   await h.putChannel(old);
   const replay = await h.once();
-  assert.equal(replay.code, 0);
+  assert.equal(replay.code, 1, 'the newest manifest read was rejected');
   assert.match(replay.stdout, /HOIST_REPLAY/);
+  assert.equal((await h.appState() as { rejected?: { code: string } }).rejected?.code, 'HOIST_REPLAY');
   assert.equal(await h.current(), '2.0.0');
   assert.equal((await h.appState()).highWater.release?.sequence, seq2);
 
@@ -29,15 +30,16 @@ test('replay of a lower sequence is ignored, a duplicate is a no-op, the same se
   const dup = await h.once();
   assert.equal(dup.code, 0);
   assert.equal(await h.current(), '2.0.0');
+  assert.equal((await h.appState() as { rejected?: unknown }).rejected, undefined, 'an accepted manifest of the kind ends the rejection');
 
   // Same sequence, different bytes (another version): an attack.
   await h.publish('1.0.0', v1, { sequence: seq2 });
   const conflict = await h.once();
-  assert.equal(conflict.code, 0);
+  assert.equal(conflict.code, 1);
   assert.match(conflict.stdout, /HOIST_SEQUENCE_CONFLICT/);
   assert.equal(await h.current(), '2.0.0');
   const s = await h.appState();
-  assert.equal(s.lastAttempt?.code, 'HOIST_SEQUENCE_CONFLICT');
+  assert.equal((s as { rejected?: { code: string } }).rejected?.code, 'HOIST_SEQUENCE_CONFLICT');
   assert.equal(s.highWater.release?.sequence, seq2);
 });
 
@@ -56,7 +58,7 @@ test('an envelope that fails verification changes nothing', async () => {
   env.payload = Buffer.from(JSON.stringify(payload)).toString('base64');
   await h.putChannel(JSON.stringify(env));
   const r = await h.once();
-  assert.equal(r.code, 0);
+  assert.equal(r.code, 1, 'a rejected manifest fails --once');
   assert.match(r.stdout, /HOIST_SIGNATURE_INVALID/);
   assert.equal(await h.current(), '1.0.0');
 });

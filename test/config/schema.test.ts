@@ -50,6 +50,7 @@ test('the example config parses, with values and defaults applied', () => {
     interval: 2000,
     startPeriod: 60_000,
     successThreshold: 3,
+    failureThreshold: 3,
     bake: 300_000,
   });
   assert.equal(app.window, '* 2-4 * * 1-5');
@@ -90,6 +91,7 @@ test('a minimal config gets every documented default', () => {
     interval: 2000,
     startPeriod: 60_000,
     successThreshold: 3,
+    failureThreshold: 3,
     bake: 0,
   });
   assert.deepEqual(config.limits, {

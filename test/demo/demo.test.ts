@@ -16,6 +16,7 @@ test('npm run demo: v1, v2, a rolled-back v3 and a pin converge, and everything 
   for (const step of ['step 1: publish 1.0.0', 'step 2: publish 2.0.0', 'step 3: publish 3.0.0', 'step 4: an operator pins host-b']) {
     assert.ok(stdout.includes(step), step);
   }
+  assert.match(stdout, /^ {2}AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \S+ \S*bin\/hoist\.js dashboard --bucket hoist-demo --endpoint http:\/\/127\.0\.0\.1:\d+ --region us-east-1 --trust \S+\/trust\.json --refresh 1s$/m, 'the demo prints the dashboard command for its bucket');
   const finalTable = stdout.slice(stdout.lastIndexOf('HOST '));
   assert.match(finalTable, /^host-a +2\.0\.0 +\S+ +rolled-back +- +HOIST_HEALTH_FAILED/m);
   assert.match(finalTable, /^host-b +1\.0\.0 +\S+( \(pin\))? +pinned /m);

@@ -17,9 +17,8 @@ import { REPO } from '../helpers/harness.ts';
 
 const execFileP = promisify(execFile);
 const program = await buildProgram([]);
-// Hidden commands (tree-worker, run by the agent itself) are in neither the page nor the completions.
-const VISIBLE = program.commands.filter((c) => !(c as typeof c & { _hidden?: boolean })._hidden);
-const COMMANDS = VISIBLE.map((c) => c.name());
+// hidden commands (the agent's internal tree worker) are not for users: no page, no completion
+const COMMANDS = program.commands.filter((c) => (c as typeof c & { _hidden?: boolean })._hidden !== true).map((c) => c.name());
 
 test('the checked-in man page and completions are what the CLI generates (run `node scripts/docs.ts` after changing an option)', async () => {
   assert.equal(await readFile(join(REPO, 'packaging/man/hoist.1'), 'utf8'), renderManPage(program, pkg.version));
@@ -30,7 +29,8 @@ test('the checked-in man page and completions are what the CLI generates (run `n
 test('every command and every option is in the man page', () => {
   const page = renderManPage(program, pkg.version);
   assert.deepEqual(COMMANDS.filter((c) => !page.includes(`.SS "hoist ${c}`)), []);
-  for (const c of VISIBLE) {
+  for (const c of program.commands) {
+    if (!COMMANDS.includes(c.name())) continue;
     for (const o of c.options) assert.ok(page.includes(roff(o.long ?? '')), `${c.name()} ${o.long ?? ''}`);
   }
   assert.ok(COMMANDS.includes('publish') && COMMANDS.includes('status') && COMMANDS.length >= 11);
@@ -72,7 +72,7 @@ test('bash completion: every command, each command\'s options, files after a fil
 test('zsh completion: a #compdef file naming every command with its options', async () => {
   const zsh = await readFile(join(REPO, 'packaging/completion/_hoist'), 'utf8');
   assert.match(zsh, /^#compdef hoist\n/);
-  for (const c of VISIBLE) {
+  for (const c of program.commands.filter((command) => COMMANDS.includes(command.name()))) {
     assert.match(zsh, new RegExp(`^    '${c.name()}:`, 'm'), c.name());
     assert.match(zsh, new RegExp(`^    ${c.name()}\\)$`, 'm'), c.name());
   }

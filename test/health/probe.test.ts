@@ -60,6 +60,7 @@ test('http: a wrong status is not ok and says which', async () => {
   const url = `http://127.0.0.1:${port}/nope`;
   assert.deepEqual(await probeOnce({ http: { url, expectStatus: 200 } }, opts()), {
     ok: false,
+    answered: true,
     detail: 'HTTP 404 (expected 200)',
   });
 });
@@ -155,14 +156,15 @@ test('command: exit 0 is ok; a failure says the exit code and last output line; 
   assert.deepEqual(await probeOnce({ command: 'test "$WANT" = yes' }, { ...opts(), env }), { ok: true, detail: 'exit 0' });
   assert.deepEqual(await probeOnce({ command: 'echo "db: connection refused"; exit 2' }, opts()), {
     ok: false,
+    answered: true,
     detail: 'exit 2: db: connection refused',
   });
-  assert.deepEqual(await probeOnce({ command: 'exit 1' }, opts()), { ok: false, detail: 'exit 1' });
+  assert.deepEqual(await probeOnce({ command: 'exit 1' }, opts()), { ok: false, answered: true, detail: 'exit 1' });
   assert.deepEqual(await probeOnce({ command: 'sleep 1000' }, { timeoutMs: 200, cwd: root }), {
     ok: false,
     detail: 'timed out after 200ms',
   });
-  assert.deepEqual(await probeOnce({ command: 'kill -TERM $$' }, opts()), { ok: false, detail: 'killed by SIGTERM' });
+  assert.deepEqual(await probeOnce({ command: 'kill -TERM $$' }, opts()), { ok: false, answered: false, detail: 'killed by SIGTERM' });
 });
 
 test('several kinds at once must all pass; none at all is trivially ok', async () => {
@@ -170,7 +172,7 @@ test('several kinds at once must all pass; none at all is trivially ok', async (
   const both = await probeOnce({ http, tcp: `127.0.0.1:${port}`, command: 'true' }, opts());
   assert.equal(both.ok, true);
   assert.match(both.detail, /HTTP 200; connected to .*; exit 0/);
-  assert.deepEqual(await probeOnce({ http, command: 'exit 7' }, opts()), { ok: false, detail: 'exit 7' });
+  assert.deepEqual(await probeOnce({ http, command: 'exit 7' }, opts()), { ok: false, answered: true, detail: 'exit 7' });
   assert.equal((await probeOnce({}, opts())).ok, true);
 });
 

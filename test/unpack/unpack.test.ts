@@ -103,7 +103,7 @@ describe('unpackArchive', () => {
     await writeFile(box.archive, bytes.subarray(0, Math.floor(bytes.length / 2)));
     await assert.rejects(
       unpackArchive({ file: box.archive, format: 'tar+gzip', dest: box.dest, limits: DEFAULT_UNPACK_LIMITS }),
-      (e: unknown) => isHoistError(e, 'HOIST_UNPACK_FAILED'),
+      (e: unknown) => isHoistError(e, 'HOIST_ARCHIVE_TRUNCATED'),
     );
     await box.assertNothingOutside();
   });
