@@ -227,8 +227,8 @@ export const ERROR_CATALOGUE = {
   },
   // --- pack and unpack ---
   HOIST_PACK_FAILED: {
-    meaning: 'The directory could not be packed (unreadable file, unsupported entry type).',
-    action: 'Check the directory: only regular files, directories and relative symlinks are packed.',
+    meaning: 'The directory could not be packed (unreadable file, unsupported entry type, a file that changed size while it was read).',
+    action: 'Check the directory: only regular files, directories and relative symlinks are packed, and nothing may write to it while it is packed.',
     exit: 1,
   },
   HOIST_UNSAFE_ENTRY: {
@@ -302,6 +302,12 @@ export const ERROR_CATALOGUE = {
     meaning: 'An app root, its releases/ directory or a parent directory can be written by the app user or by others, so a local user could swap what the agent (root) works on.',
     action: 'Make each named directory owned by root and not writable by group or others (`chown root:root DIR && chmod 755 DIR`); a root-owned sticky directory such as /tmp is fine as a parent. The agent did not start.',
     exit: 2,
+  },
+  // --- metrics ---
+  HOIST_METRICS_UNAVAILABLE: {
+    meaning: 'The metrics endpoint could not listen on metrics.listen (the port is taken, the address is not on this host), or metrics.textfile could not be written. The agent keeps deploying without metrics.',
+    action: 'Free the port or choose another metrics.listen; for a textfile, create its directory and let the agent write it (a ReadWritePaths= drop-in under systemd), then restart the agent.',
+    exit: 1,
   },
   // --- operator commands ---
   HOIST_CHANNEL_NOT_FOUND: {

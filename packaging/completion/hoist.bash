@@ -23,9 +23,9 @@ _hoist() {
     verify) opts="-t --trust --app --env --kind --help"; files=1; ;;
     agent) opts="-c --config --once --help"; ;;
     status) opts="--local -c --config --json --app --env --bucket --prefix --stale-after --forget-after --wait --poll-interval --concurrency --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --help"; ;;
-    publish) opts="--app --env --version --artifact -k --key --allow-loose-key --trust --rollout --expires --commit --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    publish) opts="--app --env --version --artifact -k --key --allow-loose-key --trust --rollout --retry-failed --expires --commit --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
     approve) opts="--app --env -k --key --allow-loose-key --trust --expect-version --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
-    pin) opts="--version --reason --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    pin) opts="--version --reason --retry-failed --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
     unpin) opts="--reason --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
     rollback) opts="--app --env -k --key --allow-loose-key --to --trust --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
     trust)

@@ -51,7 +51,8 @@ apps:
 
 limits: { manifestBytes: 64KiB, artifactBytes: 4GiB, unpackedBytes: 16GiB, entries: 500000 }
 report: { s3: true }         # write status/<app>/<env>/<host-id>.json after every change
-log: { level: info }         # JSON lines to stdout (journald); pretty when stdout is a TTY
+log: { level: info, format: auto }   # auto: JSON lines with a <N> priority under systemd
+                                     # (journalctl -p warning works), pretty on a TTY, else JSON
 
 trust:                       # required: without a trust policy the agent refuses to start
   keys:                      # name -> PEM public key file (or the PEM text); key ids are computed

@@ -21,6 +21,8 @@ interface CommonInput {
   /** Sequences already used for this (app, env, kind): the new one is above all of them. */
   readonly previousSequences: ReadonlyArray<number | undefined>;
   readonly notes?: NotesInput;
+  /** Hosts with this artifact on their failed list try it once more (written only when set). */
+  readonly retryFailed?: boolean;
 }
 
 export interface ReleaseInput extends CommonInput {
@@ -51,6 +53,7 @@ export function planRelease(input: ReleaseInput): ReleaseManifest {
     ...times(input),
     rollout: { percent: input.rolloutPercent ?? 100 },
     ...notesOf(input.notes),
+    ...(input.retryFailed === true ? { retryFailed: true } : {}),
   };
   return validate(payload) as ReleaseManifest;
 }
@@ -71,6 +74,7 @@ export function planPin(input: PinInput): PinManifest {
     ...(input.hosts === undefined ? {} : { hosts: [...input.hosts] }),
     ...(input.reason === undefined ? {} : { reason: input.reason }),
     ...notesOf(input.notes),
+    ...(input.retryFailed === true ? { retryFailed: true } : {}),
   };
   return validate(payload) as PinManifest;
 }

@@ -38,6 +38,7 @@ interface PinOptions extends BucketOptions, NotifyOptions {
   reason?: string;
   expires?: string;
   by?: string;
+  retryFailed?: boolean;
 }
 
 function common(cmd: Command): Command {
@@ -59,7 +60,8 @@ export function register(program: Command): void {
       .command('pin')
       .description('hold an env (or some hosts) on a published version, whatever the channel says')
       .requiredOption('--version <version>', 'a version published to this app and env (found in its history)')
-      .requiredOption('--reason <text>', 'why; recorded in the pin and shown to other operators'),
+      .requiredOption('--reason <text>', 'why; recorded in the pin and shown to other operators')
+      .option('--retry-failed', 'hosts that have this artifact on their failed list try it once more'),
   )
     .addHelpText('after', `
 Examples:
@@ -106,6 +108,7 @@ async function pin(opts: PinOptions): Promise<void> {
       ...(expiresInMs === undefined ? {} : { expiresInMs }),
       previousSequences: [current.sequence],
       notes: { by: defaultBy(opts.by) },
+      ...(opts.retryFailed === true ? { retryFailed: true } : {}),
     });
     if (current.stored !== undefined && current.stored.manifest.kind === 'pin' && current.stored.manifest.artifact !== null) {
       writeErr(`note: replaces the current pin (${describePin(current.stored.manifest)})\n`);

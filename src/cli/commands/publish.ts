@@ -8,6 +8,7 @@ import { serializeEnvelope } from '../../dsse/envelope.ts';
 import { formatBytes } from '../../util/units.ts';
 import { planRelease } from '../../publish/plan.ts';
 import { inspectArtifact, uploadArtifact } from '../../publish/upload.ts';
+import { archiveFacts } from '../../publish/archive-facts.ts';
 import { writeRelease } from '../../publish/release.ts';
 import { createProgress } from '../../publish/progress.ts';
 import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
@@ -34,6 +35,7 @@ interface PublishOptions extends BucketOptions, NotifyOptions {
   allowLooseKey?: boolean;
   trust?: string;
   rollout?: string;
+  retryFailed?: boolean;
   expires?: string;
   commit?: string;
   by?: string;
@@ -52,6 +54,7 @@ export function register(program: Command): void {
     .addOption(looseKeyOption())
     .option('--trust <file>', 'check the key against this trust policy and report missing approvals')
     .option('--rollout <percent>', 'share of the fleet that takes the release (0-100)', '100')
+    .option('--retry-failed', 'hosts that have this artifact on their failed list try it once more')
     .option('--expires <duration>', 'validity of the manifest', '30d')
     .option('--commit <sha>', 'source commit, recorded in the manifest notes')
     .option('--by <name>', 'who publishes, recorded in the notes (default: the login name)');
@@ -83,6 +86,8 @@ async function publishUntil(opts: PublishOptions, signal: AbortSignal): Promise<
   const rolloutPercent = parsePercent(opts.rollout);
   const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'release', app: opts.app, env: opts.env });
   const artifact = await inspectArtifact(opts.artifact, signal);
+  // read once through: refuses a truncated archive, and tells agents how much room it needs
+  const facts = await archiveFacts(opts.artifact, artifact.format, signal);
   const keys = keysOf(opts);
   const artifactKey = keys.artifact(opts.app, artifact.sha256, artifactExtension(artifact.format));
   const by = defaultBy(opts.by);
@@ -97,7 +102,8 @@ async function publishUntil(opts: PublishOptions, signal: AbortSignal): Promise<
       ...(expiresInMs === undefined ? {} : { expiresInMs }),
       ...(rolloutPercent === undefined ? {} : { rolloutPercent }),
       previousSequences: previous,
-      notes: { commit: opts.commit, by },
+      notes: { commit: opts.commit, by, unpackedBytes: String(facts.unpackedBytes) },
+      ...(opts.retryFailed === true ? { retryFailed: true } : {}),
     });
   plan([]);
 

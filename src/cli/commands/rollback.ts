@@ -101,6 +101,8 @@ async function rollback(opts: RollbackOptions): Promise<void> {
           ...(expiresInMs === undefined ? {} : { expiresInMs }),
           previousSequences: previous,
           notes: { rollbackOf: currentRelease?.version ?? 'unknown', by: defaultBy(opts.by) },
+          // going back to a release that failed on some hosts is an operator's decision to try it again
+          retryFailed: true,
         }),
     });
     const m = written.manifest;
