@@ -1,7 +1,8 @@
 /** Keys rotated and revoked through trust/root.json, followed by real agents against fauxqs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { parse, stringify } from 'yaml';
 import path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { BUCKET, createHarness, eventually } from '../helpers/harness.ts';
@@ -141,6 +142,9 @@ test('an expired trust document stops new activations (the serving release keeps
   await using h = await createHarness();
   await addKeys(h, ...ROOTS, 'ci2');
   await h.writeConfig({ trust: hostTrust(h) });
+  // with the expiry metric in a textfile, as node_exporter would collect it
+  const prom = path.join(h.dir, 'hoist.prom');
+  await writeFile(h.configPath, stringify({ ...(parse(await readFile(h.configPath, 'utf8')) as Record<string, unknown>), metrics: { textfile: prom } }));
   await h.publish('1.0.0', await h.artifact('1.0.0'));
   assert.equal((await h.once()).code, 0);
   assert.equal(await h.current(), '1.0.0');
@@ -162,10 +166,13 @@ test('an expired trust document stops new activations (the serving release keeps
   assert.equal((report.trust as { version: number; expiresAt: string }).version, 1);
   assert.ok(Date.parse((report.trust as { expiresAt: string }).expiresAt) < Date.now());
 
-  await putTrust(h, signDoc(h, trustDoc(h, { version: 2, release: ['ci2'] }), 'root1', 'root3'), 2);
+  const expiresAt = new Date(Date.now() + 30 * DAY);
+  await putTrust(h, signDoc(h, trustDoc(h, { version: 2, release: ['ci2'], expiresAt: expiresAt.toISOString() }), 'root1', 'root3'), 2);
   const thawed = await h.once();
   assert.equal(thawed.code, 0, thawed.stdout);
   assert.equal(await h.current(), '2.0.0');
+  const gauge = /^hoist_trust_expires_timestamp_seconds (\S+)$/m.exec(await readFile(prom, 'utf8'));
+  assert.equal(Number(gauge?.[1]), expiresAt.getTime() / 1000, 'the metric carries the expiry of the document in force');
 });
 
 test('one SQS message naming trust/root.json is enough: a release refused under the old keys is read again and deploys', async () => {
