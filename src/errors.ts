@@ -128,6 +128,47 @@ export const ERROR_CATALOGUE = {
     action: 'Investigate who wrote it; sequences must never be reused. Publish with a new sequence.',
     exit: 1,
   },
+  // --- trust documents (trust/root.json, trust/history/) ---
+  HOIST_TRUST_ROOT_THRESHOLD: {
+    meaning: 'A trust document is not signed by the threshold of the root role the host currently trusts.',
+    action: 'Sign it with enough keys of the current root role (`hoist sign --add-to`, `hoist trust publish --key`); if nobody did, treat the bucket as tampered with.',
+    exit: 1,
+  },
+  HOIST_TRUST_NEW_ROOT_THRESHOLD: {
+    meaning: 'A trust document is not signed by the threshold of the root role it declares itself.',
+    action: 'A root rotation needs both sides: add signatures from enough of the new root keys, then publish again.',
+    exit: 1,
+  },
+  HOIST_TRUST_VERSION: {
+    meaning: 'A trust document\'s version is not exactly one more than the one the host holds (an older document put back, or a skipped version).',
+    action: 'Nothing when an old document was replayed: the host keeps the newer one. Otherwise publish with `hoist trust publish`, which numbers versions from the bucket.',
+    exit: 1,
+  },
+  HOIST_TRUST_CONFLICT: {
+    meaning: 'A trust document reuses the version the host holds with a different payload: a possible attack.',
+    action: 'Investigate who wrote trust/; versions are never reused. Publish the intended change as the next version.',
+    exit: 1,
+  },
+  HOIST_TRUST_EXPIRED: {
+    meaning: 'The trust document the host holds is past its expiresAt: nothing new is activated (the serving release keeps serving).',
+    action: 'Publish a new trust document (`hoist trust publish`, default --expires 90d) before the old one expires; hosts warn 7 days ahead.',
+    exit: 1,
+  },
+  HOIST_TRUST_INVALID: {
+    meaning: 'A trust document is malformed: not a DSSE envelope of the trust payload type, or its payload fails the schema (every problem is listed).',
+    action: 'Build it with `hoist trust publish` (or `hoist sign` of a kind: trust payload) and publish again.',
+    exit: 1,
+  },
+  HOIST_TRUST_CHAIN_BROKEN: {
+    meaning: 'A trust document between the one the host holds and trust/root.json is missing from trust/history/.',
+    action: 'Put the missing trust/history/<version>.json back (protect the prefix with S3 Object Lock); the host keeps the last document it reached.',
+    exit: 1,
+  },
+  HOIST_TRUST_NOT_FOUND: {
+    meaning: 'No trust document is published in the bucket (trust/root.json does not exist).',
+    action: 'Publish the first one with `hoist trust publish`; until then hosts use the trust block of their config.',
+    exit: 1,
+  },
   // --- fetch ---
   HOIST_ARTIFACT_NOT_FOUND: {
     meaning: 'The artifact named by the manifest does not exist in the bucket.',

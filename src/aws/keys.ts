@@ -5,7 +5,10 @@
  *   <prefix>channels/<app>/<env>.json
  *   <prefix>pins/<app>/<env>.json
  *   <prefix>history/<app>/<env>/<sequence>.json
+ *   <prefix>history/<app>/<env>/pins/<sequence>.json
  *   <prefix>status/<app>/<env>/<host-id>.json
+ *   <prefix>trust/root.json
+ *   <prefix>trust/history/<version>.json
  */
 import { HoistError } from '../errors.ts';
 
@@ -18,9 +21,16 @@ export interface S3Keys {
   pin(app: string, env: string): string;
   history(app: string, env: string, sequence: number): string;
   historyPrefix(app: string, env: string): string;
+  /** `history/<app>/<env>/pins/`: the copies of every pin and unpin. */
+  pinHistoryPrefix(app: string, env: string): string;
   status(app: string, env: string, hostId: string): string;
   statusPrefix(app: string, env: string): string;
   artifact(app: string, sha256: string, ext: ArtifactExt): string;
+  /** The current signed trust document. */
+  trustRoot(): string;
+  /** Every trust document ever published, by version (written once). */
+  trustHistory(version: number): string;
+  trustHistoryPrefix(): string;
 }
 
 /**
@@ -52,6 +62,7 @@ export function s3Keys(prefix: string): S3Keys {
       return `${p}history/${segment('app', app)}/${segment('env', env)}/${sequence}.json`;
     },
     historyPrefix: (app, env) => `${p}history/${segment('app', app)}/${segment('env', env)}/`,
+    pinHistoryPrefix: (app, env) => `${p}history/${segment('app', app)}/${segment('env', env)}/pins/`,
     status: (app, env, hostId) => `${p}status/${segment('app', app)}/${segment('env', env)}/${segment('host id', hostId)}.json`,
     statusPrefix: (app, env) => `${p}status/${segment('app', app)}/${segment('env', env)}/`,
     artifact: (app, sha256, ext) => {
@@ -60,7 +71,20 @@ export function s3Keys(prefix: string): S3Keys {
       }
       return `${p}artifacts/${segment('app', app)}/${sha256}.${ext}`;
     },
+    trustRoot: () => `${p}trust/root.json`,
+    trustHistory: (version) => {
+      if (!Number.isSafeInteger(version) || version < 1) {
+        throw new HoistError('HOIST_USAGE', `invalid trust document version ${version}: expected a positive integer`);
+      }
+      return `${p}trust/history/${version}.json`;
+    },
+    trustHistoryPrefix: () => `${p}trust/history/`,
   };
+}
+
+/** Whether an S3 key (as named in an S3 event) is the trust document of this prefix. */
+export function isTrustRootKey(prefix: string, key: string): boolean {
+  return key === `${normalizePrefix(prefix)}trust/root.json`;
 }
 
 export interface ManifestKey {

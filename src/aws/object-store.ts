@@ -113,14 +113,15 @@ export async function getObjectBytes(s3: S3Client, options: ObjectRef & { maxByt
   return result.status === 'ok' ? result.body : undefined;
 }
 
+/** `ifNoneMatch: '*'` writes only when no object is there (S3 answers 412 otherwise): written once. */
 export async function putObjectBytes(
   s3: S3Client,
-  options: ObjectRef & { body: Uint8Array | string; contentType?: string | undefined },
+  options: ObjectRef & { body: Uint8Array | string; contentType?: string | undefined; ifNoneMatch?: '*' | undefined },
 ): Promise<void> {
-  const { bucket, key, body, contentType, signal } = options;
+  const { bucket, key, body, contentType, signal, ifNoneMatch } = options;
   try {
     await s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...(contentType === undefined ? {} : { ContentType: contentType }) }),
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...(contentType === undefined ? {} : { ContentType: contentType }), ...(ifNoneMatch === undefined ? {} : { IfNoneMatch: ifNoneMatch }) }),
       sendOptions(signal),
     );
   } catch (err) {

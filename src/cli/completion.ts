@@ -12,6 +12,11 @@ function visible(program: Command): Command[] {
   return program.commands.filter((c) => !(c as Command & { _hidden?: boolean })._hidden);
 }
 
+/** The commands that take options: each command, or each subcommand of one that has them (`trust publish`). */
+function leaves(commands: readonly Command[]): Command[] {
+  return commands.flatMap((c) => (visible(c).length > 0 ? visible(c) : [c]));
+}
+
 function names(option: Option): string[] {
   return [option.short, option.long].filter((n): n is string => n !== undefined);
 }
@@ -27,12 +32,23 @@ function takesFile(option: Option): boolean {
 
 export function renderBashCompletion(program: Command): string {
   const commands = visible(program);
-  const fileOptions = [...new Set(commands.flatMap((c) => c.options.filter(takesFile).flatMap(names)))].sort();
-  const valueOptions = [...new Set(commands.flatMap((c) => c.options.filter((o) => o.required && !takesFile(o)).flatMap(names)))].sort();
-  const cases = commands.map((c) => {
+  const fileOptions = [...new Set(leaves(commands).flatMap((c) => c.options.filter(takesFile).flatMap(names)))].sort();
+  const valueOptions = [...new Set(leaves(commands).flatMap((c) => c.options.filter((o) => o.required && !takesFile(o)).flatMap(names)))].sort();
+  const leaf = (c: Command): string => {
     const opts = [...c.options.filter((o) => !o.hidden).flatMap(names), '--help'];
     const files = c.registeredArguments.length > 0 ? ' files=1;' : '';
-    return `    ${c.name()}) opts="${opts.join(' ')}";${files} ;;`;
+    return `opts="${opts.join(' ')}";${files}`;
+  };
+  const cases = commands.flatMap((c) => {
+    const subs = visible(c);
+    if (subs.length === 0) return [`    ${c.name()}) ${leaf(c)} ;;`];
+    return [
+      `    ${c.name()})`,
+      `      if [[ \${COMP_CWORD} -eq 2 ]]; then COMPREPLY=( $(compgen -W "${subs.map((sub) => sub.name()).join(' ')} --help" -- "\${cur}") ); return 0; fi`,
+      '      case "${COMP_WORDS[2]}" in',
+      ...subs.map((sub) => `        ${sub.name()}) ${leaf(sub)} ;;`),
+      '      esac ;;',
+    ];
   });
   return [
     '# bash completion for hoist. Generated from the commander definitions by `node scripts/docs.ts`; do not edit.',
@@ -83,11 +99,30 @@ function zshSpec(option: Option): string {
   return `'${repeat === '' ? `(${ns.join(' ')})` : repeat}'{${ns.join(',')}}'[${desc}]${action}'`;
 }
 
+function zshArguments(c: Command, indent: string): string[] {
+  const specs = [...c.options.filter((o) => !o.hidden).map(zshSpec), "'--help[show help]'", ...(c.registeredArguments.length > 0 ? ["'*:file:_files'"] : [])];
+  return [`${indent}_arguments -s \\`, ...specs.map((s, i) => `${indent}  ${s}${i === specs.length - 1 ? '' : ' \\'}`)];
+}
+
 export function renderZshCompletion(program: Command): string {
   const commands = visible(program);
   const cases = commands.flatMap((c) => {
-    const specs = [...c.options.filter((o) => !o.hidden).map(zshSpec), "'--help[show help]'", ...(c.registeredArguments.length > 0 ? ["'*:file:_files'"] : [])];
-    return [`    ${c.name()})`, `      _arguments -s \\`, ...specs.map((s, i) => `        ${s}${i === specs.length - 1 ? '' : ' \\'}`), '      ;;'];
+    const subs = visible(c);
+    if (subs.length === 0) return [`    ${c.name()})`, ...zshArguments(c, '      '), '      ;;'];
+    return [
+      `    ${c.name()})`,
+      '      if (( CURRENT == 2 )); then',
+      `        _values '${c.name()} command' ${subs.map((sub) => `'${sub.name()}[${zshText(sub.description())}]'`).join(' ')}`,
+      '        return',
+      '      fi',
+      '      local sub=${words[2]}',
+      '      shift words',
+      '      (( CURRENT-- ))',
+      '      case ${sub} in',
+      ...subs.flatMap((sub) => [`        ${sub.name()})`, ...zshArguments(sub, '          '), '          ;;']),
+      '      esac',
+      '      ;;',
+    ];
   });
   return [
     '#compdef hoist',

@@ -40,8 +40,18 @@ function optionText(option: Option): string {
   return roff(`${option.description}${notes.length === 0 ? '' : ` (${notes.join('; ')})`}`);
 }
 
-function commandSection(cmd: Command): string[] {
-  const lines = [`.SS "hoist ${roff(cmd.name())}${cmd.registeredArguments.length === 0 ? '' : ` ${argumentText(cmd)}`} [options]"`, roff(cmd.description())];
+function visibleCommands(cmd: Command): Command[] {
+  return cmd.commands.filter((c) => !(c as Command & { _hidden?: boolean })._hidden);
+}
+
+/** One section per command; a command with subcommands (`hoist trust publish`) gets one for each. */
+function commandSection(cmd: Command, parents: readonly string[] = []): string[] {
+  const name = [...parents, cmd.name()].join(' ');
+  const subs = visibleCommands(cmd);
+  if (subs.length > 0) {
+    return [`.SS "hoist ${roff(name)} \\fIcommand\\fR"`, roff(cmd.description()), ...subs.flatMap((sub) => commandSection(sub, [...parents, cmd.name()]))];
+  }
+  const lines = [`.SS "hoist ${roff(name)}${cmd.registeredArguments.length === 0 ? '' : ` ${argumentText(cmd)}`} [options]"`, roff(cmd.description())];
   for (const a of cmd.registeredArguments) {
     lines.push('.TP', `\\fI${roff(a.name())}\\fR`, roff(a.description === '' ? 'argument' : a.description));
   }
@@ -53,7 +63,7 @@ function commandSection(cmd: Command): string[] {
 }
 
 export function renderManPage(program: Command, version: string): string {
-  const commands = program.commands.filter((c) => !(c as Command & { _hidden?: boolean })._hidden);
+  const commands = visibleCommands(program);
   const lines = [
     '.\\" Generated from the commander definitions by `node scripts/docs.ts`; do not edit by hand.',
     `.TH HOIST 1 "" "hoist ${roff(version)}" "User Commands"`,
@@ -75,7 +85,7 @@ export function renderManPage(program: Command, version: string): string {
         'Operators pin, approve and roll back with signed manifests of their own.',
     ),
     '.SH COMMANDS',
-    ...commands.flatMap(commandSection),
+    ...commands.flatMap((c) => commandSection(c)),
     '.SH EXIT STATUS',
     '.TP',
     '.B 0',

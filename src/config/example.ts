@@ -67,4 +67,6 @@ trust:                       # required: without a trust policy the agent refuse
     pin:     { keys: [alice, bob],     threshold: 1 }
   maxValidity: 90d           # optional: reject manifests valid for longer than this
   clockSkew: 5m
+  # root: { keys: [root1, root2, root3], threshold: 2 }   # optional: follow the signed trust
+  #                          # document trust/root.json (docs/key-rotation.md); list root keys above
 `;

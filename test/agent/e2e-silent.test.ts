@@ -11,7 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { BUCKET, createHarness, eventually, HOIST_BIN, nextSequence, run, type Harness } from '../helpers/harness.ts';
-import { groupId, HOIST_GROUP, localUser, READER_USER } from '../helpers/users.ts';
+import { groupId, READER_GROUP, localUser, READER_USER } from '../helpers/users.ts';
 
 async function report(h: Harness): Promise<Record<string, unknown>> {
   const r = await h.aws.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: `status/web/prod/${h.hostId}.json` }));
@@ -56,7 +56,7 @@ test('untrusted, expired, replayed and wrong-app manifests are rejected with the
     const r = await h.once();
     assert.equal(r.code, 1, `${code}: --once fails on a rejection`);
     assert.match(r.stderr, new RegExp(code));
-    assert.match(r.stdout, new RegExp(`"level":40.*"code":"${code}"`), `${code} is logged at warn`);
+    assert.match(r.stdout, new RegExp(`"level":"warn".*"code":"${code}"`), `${code} is logged at warn`);
     const rep = await report(h);
     assert.equal((rep.rejected as { code?: string } | null)?.code, code, `${code} in the S3 report`);
     const local = (await localStatus(h)).apps[0];
@@ -86,7 +86,7 @@ test('a failed-list skip is reported; retryFailed tries the artifact once more, 
   assert.equal(skipped.code, 1);
   assert.match(skipped.stderr, /HOIST_FAILED_LIST/);
   assert.deepEqual({ reason: (await report(h)).skipped }, { reason: { reason: 'failed-list' } });
-  assert.match(skipped.stdout, /"level":30.*"skipped":"failed-list"/, 'logged at info with its reason');
+  assert.match(skipped.stdout, /"level":"info".*"skipped":"failed-list"/, 'logged at info with its reason');
   // retryFailed: one more try (still broken, so rolled back again), and not a second one
   const retry = h.sign({ ...JSON.parse(Buffer.from((JSON.parse(await h.publish('2.0.0', bad)) as { payload: string }).payload, 'base64').toString()) as Record<string, unknown>, sequence: nextSequence(), retryFailed: true });
   await h.putChannel(retry);
@@ -157,7 +157,7 @@ test('a member of the stateDir\'s group reads the local state (0640)', async () 
   const reader = localUser(READER_USER);
   await using h = await createHarness();
   await mkdir(h.stateDir, { recursive: true, mode: 0o750 });
-  await chown(h.stateDir, 0, groupId(HOIST_GROUP));
+  await chown(h.stateDir, 0, groupId(READER_GROUP));
   await h.writeConfig();
   await h.publish('1.0.0', await h.artifact('1.0.0'));
   assert.equal((await h.once()).code, 0);
@@ -166,4 +166,27 @@ test('a member of the stateDir\'s group reads the local state (0640)', async () 
   assert.match(cat.stdout, /"web\/prod"/);
   const outsider = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', 'cat', path.join(h.stateDir, 'state.json')], { encoding: 'utf8' });
   assert.notEqual(outsider.status, 0, 'nobody else reads it');
+});
+
+test('unpin onto an artifact on the failed list: the host says why nothing happened and is no longer "pinned"', async () => {
+  await using h = await createHarness();
+  await h.writeConfig({ health: { startPeriod: '2s' } });
+  const v1 = await h.artifact('1.0.0');
+  await h.publish('1.0.0', v1);
+  assert.equal((await h.once()).code, 0);
+  const bad = await h.artifact('2.0.0', 'unhealthy');
+  await h.publish('2.0.0', bad);
+  assert.equal((await h.once()).code, 1, 'v2 rolls back');
+  await h.pin('1.0.0', v1);
+  assert.equal((await h.once()).code, 0);
+  assert.equal((await h.appState()).state, 'pinned');
+  await h.pin(null, null);
+  const r = await h.once();
+  assert.equal(r.code, 1, 'the channel names a failed artifact: --once says so');
+  assert.match(r.stdout, /"level":"info".*"skipped":"failed-list"/);
+  const rep = await report(h);
+  assert.equal(rep.state, 'healthy');
+  assert.deepEqual(rep.skipped, { reason: 'failed-list' });
+  assert.equal((rep.desired as { version?: string } | null)?.version, '2.0.0');
+  assert.equal(await h.served(), '1.0.0');
 });
