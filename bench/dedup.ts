@@ -12,8 +12,9 @@
  * - extra disk: `du -sk PREVIOUS NEW`, which counts a hard-linked file once, so its second line is
  *   what the new release adds; against the tree on disk (`du -sk` of the full app's release); and
  *   what that extra is made of: the new release's directories and its unshared files;
- * - the floors under the unpack of the last release's archive: `gzip -dc > /dev/null` (every byte
- *   is still decompressed, parsed and compared) and `tar -xzf && sync` (GNU tar writing the tree).
+ * - the floors under the unpack of the last release's archive: `gzip -dc > /dev/null` and node:zlib's
+ *   gunzip to nothing (every byte is still decompressed, parsed and compared), and
+ *   `tar -xzf && sync` (GNU tar writing the tree).
  *
  * The apps' roots are in the bench's scratch directory (`--dir`), so the file system under test is
  * the one the releases land on. Health is `command: true`, once, so what is measured is hoist's
@@ -23,6 +24,9 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { Upload } from '@aws-sdk/lib-storage';
 import { parse, stringify } from 'yaml';
 import { packDirectory } from '../src/pack/pack.ts';
@@ -72,6 +76,11 @@ async function changeFiles(root: string, files: readonly string[], share: number
     await writeFile(file, Buffer.concat([Buffer.from(`// release ${round}\n`), await readFile(file)]));
   }
   return picked.size;
+}
+
+/** Decodes a gzip file with node:zlib (the unpack's chunk sizes) and drops the output. */
+async function gunzipToNothing(file: string): Promise<void> {
+  await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), createGunzip({ chunkSize: 512 * 1024 }), new Writable({ write: (_chunk, _encoding, done) => done() }));
 }
 
 /** KiB allocated (st_blocks) to what `find DIR <tests>` lists. */
@@ -213,9 +222,10 @@ export const dedup: Bench = {
       const treeKiB = median(runs.full.map((r) => r.releaseKiB));
       const extraKiB = median(runs.dedup.map((r) => r.extraKiB));
       // what stands under any unpack of this archive: decoding it, and GNU tar writing it out
-      const floors = { decode: [] as number[], gnuTar: [] as number[] };
+      const floors = { decode: [] as number[], gunzip: [] as number[], gnuTar: [] as number[] };
       for (let i = 0; i < rounds; i++) {
         floors.decode.push((await timed(() => exec('sh', ['-c', 'gzip -dc "$1" > /dev/null', 'sh', last.file]))).ms);
+        floors.gunzip.push((await timed(() => gunzipToNothing(last.file))).ms);
         const out = path.join(ctx.work, `gnu-tar-${i}`);
         await mkdir(out);
         await exec('sync', []);
@@ -231,6 +241,8 @@ export const dedup: Bench = {
         figure('dedup.full_deploy_extra_disk', median(runs.full.map((r) => r.extraKiB)) / 1024, 'MiB', { baseline: treeKiB / 1024, against: 'the tree on disk (du)' }),
         ...PHASES.map((p) => figure(`dedup.${p}_phase`, phase('dedup', p), 'ms', { baseline: phase('full', p), against: 'full deploy (dedup: false)', ...(p === 'unpack' ? { note: 'unpack alone: unpack, flush and rename into place, as the agent timed it' } : {}) })),
         figure('dedup.unpack_vs_decode', phase('dedup', 'unpack'), 'ms', { baseline: median(floors.decode), against: 'gzip -dc > /dev/null', note: 'every byte is still decompressed, parsed and compared; decoding alone is the floor of that design' }),
+        figure('dedup.unpack_vs_node_gunzip', phase('dedup', 'unpack'), 'ms', { baseline: median(floors.gunzip), against: 'node:zlib gunzip alone, in this process', note: 'the decoder the unpack uses, decoding to nothing' }),
+        figure('dedup.decode_share_of_full_deploy', median(floors.gunzip), 'ms', { baseline: wall('full'), against: 'full deploy (dedup: false)', note: 'what any deploy that reads the whole archive pays before parsing or writing anything' }),
         figure('dedup.full_unpack_vs_gnu_tar', phase('full', 'unpack'), 'ms', { baseline: median(floors.gnuTar), against: 'GNU tar -xzf && sync', note: 'the full deploy\'s unpack phase against GNU tar writing the same tree' }),
       ];
       return figures;

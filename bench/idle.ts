@@ -157,7 +157,7 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
   const pid = agent.child.pid ?? 0;
   // the bare runtime, idling with one timer, for comparison
   const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  // the floor: the contract's libraries making the agent's idle requests and nothing else (its own queue)
+  // the floor: the agent's libraries making the agent's idle requests and nothing else (its own queue)
   const keys = s3Keys('');
   const floorBundle = await bundle(path.join(o.work, 'idle-floor.cjs'), { entry: FLOOR, ...(o.minify === undefined ? {} : { minify: o.minify }) });
   await using floorProxy = await startFaultProxy(h.aws.endpoint);

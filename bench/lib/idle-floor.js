@@ -1,6 +1,6 @@
 /**
- * The floor under the idle agent (bench/idle.ts): a process that loads the libraries the contract
- * prescribes for the agent (the AWS SDK's S3 and SQS clients, pino, node-cron, zod, yaml, tar) and
+ * The floor under the idle agent (bench/idle.ts): a process that loads the libraries the agent is
+ * built on (the AWS SDK's S3 and SQS clients, pino, node-cron, zod, yaml, tar) and
  * makes exactly the agent's idle requests with them at the same rates, and nothing else: an SQS
  * long poll (ReceiveMessage, WaitTimeSeconds 20) in a loop, and on the node-cron schedule, after
  * a random jitter, a conditional GET of the channel (If-None-Match, answered 304) and of the pin
