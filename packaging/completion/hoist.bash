@@ -12,7 +12,7 @@ _hoist() {
     --add-to|--artifact|--config|--key|--out|--trust|-c|-k|-o|-t)
       COMPREPLY=( $(compgen -f -- "${cur}") )
       return 0 ;;
-    --app|--bucket|--by|--commit|--concurrency|--endpoint|--endpoint-s3|--endpoint-sns|--endpoint-sqs|--env|--expect-version|--expires|--forget-after|--hosts|--kind|--listen|--notify-sns|--notify-sqs|--out|--poll-interval|--prefix|--reason|--refresh|--region|--rollout|--stale-after|--to|--version|-o)
+    --app|--bucket|--by|--ci-run|--commit|--concurrency|--endpoint|--endpoint-s3|--endpoint-sns|--endpoint-sqs|--env|--expect-version|--expires|--forget-after|--hosts|--kind|--listen|--max-failures|--notify-sns|--notify-sqs|--out|--poll-interval|--prefix|--reason|--refresh|--region|--rollout|--stale-after|--start-at|--steps|--to|--version|-o)
       COMPREPLY=()
       return 0 ;;
   esac
@@ -23,11 +23,11 @@ _hoist() {
     verify) opts="-t --trust --app --env --kind --help"; files=1; ;;
     agent) opts="-c --config --once --help"; ;;
     status) opts="--local -c --config --json --app --env --bucket --prefix --stale-after --forget-after --wait --poll-interval --concurrency --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --help"; ;;
-    publish) opts="--app --env --version --artifact -k --key --allow-loose-key --trust --rollout --expires --commit --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    publish) opts="--app --env --version --artifact -k --key --allow-loose-key --trust --expires --commit --ci-run --by --retry-failed --rollout --steps --start-at --max-failures --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
     approve) opts="--app --env -k --key --allow-loose-key --trust --expect-version --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
-    pin) opts="--version --reason --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    pin) opts="--version --reason --retry-failed --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
     unpin) opts="--reason --app --env -k --key --allow-loose-key --trust --hosts --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
-    rollback) opts="--app --env -k --key --allow-loose-key --to --trust --expires --by --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
+    rollback) opts="--app --env -k --key --allow-loose-key --to --trust --expires --by --retry-failed --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --notify-sqs --notify-sns --json --help"; ;;
     dashboard) opts="--listen --token --trust --refresh --stale-after --bucket --prefix --region --endpoint --endpoint-s3 --endpoint-sqs --endpoint-sns --help"; ;;
   esac
   if [[ "${cur}" == -* || ${files} -eq 0 ]]; then
