@@ -12,6 +12,15 @@ function visible(program: Command): Command[] {
   return program.commands.filter((c) => !(c as Command & { _hidden?: boolean })._hidden);
 }
 
+/** The commands that take options: every command, or each subcommand of a group (`rollout status`). */
+function leaves(commands: readonly Command[]): Command[] {
+  return commands.flatMap((c) => (c.commands.length > 0 ? c.commands : [c]));
+}
+
+function bashOptions(c: Command): string {
+  return [...c.options.filter((o) => !o.hidden).flatMap(names), '--help'].join(' ');
+}
+
 function names(option: Option): string[] {
   return [option.short, option.long].filter((n): n is string => n !== undefined);
 }
@@ -27,12 +36,25 @@ function takesFile(option: Option): boolean {
 
 export function renderBashCompletion(program: Command): string {
   const commands = visible(program);
-  const fileOptions = [...new Set(commands.flatMap((c) => c.options.filter(takesFile).flatMap(names)))].sort();
-  const valueOptions = [...new Set(commands.flatMap((c) => c.options.filter((o) => o.required && !takesFile(o)).flatMap(names)))].sort();
+  const fileOptions = [...new Set(leaves(commands).flatMap((c) => c.options.filter(takesFile).flatMap(names)))].sort();
+  const valueOptions = [...new Set(leaves(commands).flatMap((c) => c.options.filter((o) => o.required && !takesFile(o)).flatMap(names)))].sort();
   const cases = commands.map((c) => {
-    const opts = [...c.options.filter((o) => !o.hidden).flatMap(names), '--help'];
+    if (c.commands.length > 0) {
+      // a group: its subcommands after it, then the chosen subcommand's options
+      const subs = c.commands.map((sub) => `        ${sub.name()}) opts="${bashOptions(sub)}" ;;`);
+      return [
+        `    ${c.name()})`,
+        '      if [[ ${COMP_CWORD} -eq 2 ]]; then',
+        `        COMPREPLY=( $(compgen -W "${c.commands.map((sub) => sub.name()).join(' ')} --help" -- "\${cur}") )`,
+        '        return 0',
+        '      fi',
+        '      case "${COMP_WORDS[2]}" in',
+        ...subs,
+        '      esac ;;',
+      ].join('\n');
+    }
     const files = c.registeredArguments.length > 0 ? ' files=1;' : '';
-    return `    ${c.name()}) opts="${opts.join(' ')}";${files} ;;`;
+    return `    ${c.name()}) opts="${bashOptions(c)}";${files} ;;`;
   });
   return [
     '# bash completion for hoist. Generated from the commander definitions by `node scripts/docs.ts`; do not edit.',
@@ -83,11 +105,32 @@ function zshSpec(option: Option): string {
   return `'${repeat === '' ? `(${ns.join(' ')})` : repeat}'{${ns.join(',')}}'[${desc}]${action}'`;
 }
 
+function zshArguments(c: Command, indent: string): string[] {
+  const specs = [...c.options.filter((o) => !o.hidden).map(zshSpec), "'--help[show help]'", ...(c.registeredArguments.length > 0 ? ["'*:file:_files'"] : [])];
+  return [`${indent}_arguments -s \\`, ...specs.map((s, i) => `${indent}  ${s}${i === specs.length - 1 ? '' : ' \\'}`)];
+}
+
 export function renderZshCompletion(program: Command): string {
   const commands = visible(program);
   const cases = commands.flatMap((c) => {
-    const specs = [...c.options.filter((o) => !o.hidden).map(zshSpec), "'--help[show help]'", ...(c.registeredArguments.length > 0 ? ["'*:file:_files'"] : [])];
-    return [`    ${c.name()})`, `      _arguments -s \\`, ...specs.map((s, i) => `        ${s}${i === specs.length - 1 ? '' : ' \\'}`), '      ;;'];
+    if (c.commands.length > 0) {
+      return [
+        `    ${c.name()})`,
+        '      if (( CURRENT == 2 )); then',
+        `        local -a subcommands=(${c.commands.map((sub) => `'${sub.name()}:${zshText(sub.description())}'`).join(' ')})`,
+        `        _describe -t commands 'hoist ${c.name()} command' subcommands`,
+        '        return',
+        '      fi',
+        '      local sub=${words[2]}',
+        '      shift words',
+        '      (( CURRENT-- ))',
+        '      case ${sub} in',
+        ...c.commands.flatMap((sub) => [`        ${sub.name()})`, ...zshArguments(sub, '          '), '          ;;']),
+        '      esac',
+        '      ;;',
+      ];
+    }
+    return [`    ${c.name()})`, ...zshArguments(c, '      '), '      ;;'];
   });
   return [
     '#compdef hoist',

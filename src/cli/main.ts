@@ -31,6 +31,11 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   rollback: () => import('./commands/rollback.ts'),
   'tree-worker': () => import('./commands/tree-worker.ts'),
   dashboard: () => import('./commands/dashboard.ts'),
+  history: () => import('./commands/history.ts'),
+  audit: () => import('./commands/audit.ts'),
+  rollout: () => import('./commands/rollout.ts'),
+  renew: () => import('./commands/renew.ts'),
+  promote: () => import('./commands/promote.ts'),
 };
 
 /** The modules a command line needs: the named command's, or every one (help, typos). */

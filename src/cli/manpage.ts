@@ -40,8 +40,10 @@ function optionText(option: Option): string {
   return roff(`${option.description}${notes.length === 0 ? '' : ` (${notes.join('; ')})`}`);
 }
 
-function commandSection(cmd: Command): string[] {
-  const lines = [`.SS "hoist ${roff(cmd.name())}${cmd.registeredArguments.length === 0 ? '' : ` ${argumentText(cmd)}`} [options]"`, roff(cmd.description())];
+/** A command's section; a command with subcommands (`hoist rollout status`) gets one per subcommand. */
+function commandSection(cmd: Command, parent = ''): string[] {
+  if (cmd.commands.length > 0) return cmd.commands.flatMap((sub) => commandSection(sub, `${parent}${cmd.name()} `));
+  const lines = [`.SS "hoist ${roff(parent)}${roff(cmd.name())}${cmd.registeredArguments.length === 0 ? '' : ` ${argumentText(cmd)}`} [options]"`, roff(cmd.description())];
   for (const a of cmd.registeredArguments) {
     lines.push('.TP', `\\fI${roff(a.name())}\\fR`, roff(a.description === '' ? 'argument' : a.description));
   }
@@ -75,7 +77,7 @@ export function renderManPage(program: Command, version: string): string {
         'Operators pin, approve and roll back with signed manifests of their own.',
     ),
     '.SH COMMANDS',
-    ...commands.flatMap(commandSection),
+    ...commands.flatMap((c) => commandSection(c)),
     '.SH EXIT STATUS',
     '.TP',
     '.B 0',

@@ -134,6 +134,13 @@ export function retryFailedOption(): Option {
   return new Option('--retry-failed', 'hosts that have this artifact on their failed list try it once more (signed into the manifest as retryFailed)');
 }
 
+/** A duration that may be 0 (`--min-age 0s`), in ms; HOIST_USAGE when it is not one. */
+export function parseDurationOption(text: string, option: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 0) throw new HoistError('HOIST_USAGE', `${option} ${JSON.stringify(text)} is not a duration; write it like "0s", "30m" or "2h"`);
+  return ms;
+}
+
 /** `--rollout 25` as a percentage 0-100. */
 export function parsePercent(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;

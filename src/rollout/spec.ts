@@ -92,7 +92,7 @@ export function rolloutFromOptions(opts: RolloutOptionValues, now: Date): Rollou
 /** `5% now, 25% at +30m, 100% at +2h` for the command output. */
 export function describeRollout(rollout: RolloutSpecInput | undefined): string {
   const max = rollout?.halt?.maxFailures;
-  const halt = max === undefined ? '' : typeof max === 'number' ? `, halts at ${max} failed host${max === 1 ? '' : 's'}` : `, halts at ${max} of the hosts due failed`;
+  const halt = max === undefined ? '' : typeof max === 'number' ? `, halts at ${max} failed host${max === 1 ? '' : 's'}` : `, halts once ${max} of the hosts due have failed`;
   if (rollout?.steps === undefined) return `${rollout?.percent ?? 100}%${halt}`;
   const from = rollout.startAt === undefined ? 'issue' : rollout.startAt;
   return `${rollout.steps.map((s) => `${s.percent}% at +${s.after}${s.spread === undefined ? '' : ` (spread ${s.spread})`}`).join(', ')} from ${from}${halt}`;
