@@ -363,13 +363,17 @@ export class Agent {
         now: now.getTime(),
         haltedSequence: s.halted?.sequence,
       });
-      // a release whose rollout carries a failure limit is checked against the fleet's events first
-      const gated = await gateOnHalt({ s3: this.#opts.s3, bucket: this.#bucket(), prefix: this.#prefix(), key, app: rt.config, release: rt.release, now, keeper: this.#keeper, events: this.#events, log: rt.log, signal: this.#drain.signal }, decided);
-      if ('error' in gated) {
-        rt.log.warn({ code: gated.error.code, err: gated.error.message }, `could not read the rollout's failure events; nothing is activated until they can be read: ${gated.error.message}`);
-        return { key, outcome: 'failed', error: gated.error };
+      // a release whose rollout carries a failure limit is checked against the fleet's events
+      // just before it would be deployed (not while a failed attempt waits out its backoff)
+      let decision = decided;
+      if (decided.action === 'deploy' && (options.force === true || Date.now() >= rt.retryAfter)) {
+        const gated = await gateOnHalt({ s3: this.#opts.s3, bucket: this.#bucket(), prefix: this.#prefix(), key, app: rt.config, release: rt.release, now, keeper: this.#keeper, events: this.#events, log: rt.log, signal: this.#drain.signal }, decided);
+        if ('error' in gated) {
+          rt.log.warn({ code: gated.error.code, err: gated.error.message }, `could not read the rollout's failure events; nothing is activated until they can be read: ${gated.error.message}`);
+          return { key, outcome: 'failed', error: gated.error };
+        }
+        decision = gated.decision;
       }
-      const decision = gated.decision;
       await this.#noteDecision(rt, decision);
       if (this.#started && !this.#drain.signal.aborted) rt.wake.set(wakeAt(decision));
       if (decision.action !== 'deploy') {
