@@ -14,8 +14,12 @@
  *   HOIST_BENCH_IDLE_LOG=debug            the agent's log level (default info, the config default)
  *   HOIST_BENCH_IDLE_OUTPUT=PREFIX        keep the agent's last output in PREFIX-<pid>.log (and with
  *                                         HOIST_BENCH_HEAP_SNAPSHOT=1 a heap snapshot of it)
+ *
+ * With `metrics` (bench/idle-metrics.ts) the agent also serves metrics.listen on a loopback port,
+ * scraped by this process at a fixed interval through the window.
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +83,8 @@ export interface IdleOptions {
   readonly log: (message: string) => void;
   /** Bundle options (defaults: as shipped). */
   readonly minify?: boolean | 'whitespace';
+  /** Turn metrics.listen on and scrape it every `scrapeSeconds` during the window. */
+  readonly metrics?: { readonly scrapeSeconds: number };
 }
 
 export interface IdleResult {
@@ -106,9 +112,10 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
   if (o.entry === 'dev') entry = { kind: 'dev' };
   else if (o.entry === 'bundle') entry = { kind: 'bundle', file: await bundle(path.join(o.work, 'hoist.cjs'), o.minify === undefined ? {} : { minify: o.minify }) };
   else entry = { kind: 'executable', file: o.entry.executable };
-  const label = `${entry.kind}${entry.kind === 'executable' ? '' : ` ${o.flags.join(' ') || '(no flags)'}`}${o.minify === undefined ? '' : ` minify=${String(o.minify)}`}, log ${o.logLevel}`;
+  const label = `${entry.kind}${entry.kind === 'executable' ? '' : ` ${o.flags.join(' ') || '(no flags)'}`}${o.minify === undefined ? '' : ` minify=${String(o.minify)}`}, log ${o.logLevel}${o.metrics === undefined ? '' : `, metrics scraped every ${o.metrics.scrapeSeconds} s`}`;
   await using rig = await createIdleRig(o.logLevel);
   const h = rig.harness;
+  const metricsUrl = o.metrics === undefined ? undefined : await enableMetrics(h.configPath);
   const memFile = path.join(h.dir, 'mem.json');
   const agent = rig.startEntry(entry, { flags: o.flags, env: { NODE_OPTIONS: `--import=${PROBE}`, HOIST_BENCH_MEM_FILE: memFile } });
   const pid = agent.child.pid ?? 0;
@@ -143,11 +150,13 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
     o.log(`${label}: measuring ${seconds} s from RSS ${(first.rss / MiB).toFixed(1)} MiB`);
     let maxRss = first.rss;
     const started = performance.now();
+    const scraper = metricsUrl === undefined || o.metrics === undefined ? undefined : scrapeEvery(metricsUrl, o.metrics.scrapeSeconds);
     while (performance.now() - started < seconds * 1000) {
       await delay(Math.min(5_000, seconds * 1000 - (performance.now() - started)));
       maxRss = Math.max(maxRss, (await sampleProcess(pid)).rss);
     }
     const elapsed = (performance.now() - started) / 1000;
+    const scrapes = scraper?.stop();
     const last = await sampleProcess(pid);
     const lastThreads = await threadCpu(pid);
     const bareLast = await sampleProcess(bare.pid ?? 0);
@@ -209,11 +218,58 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
         figure('idle.rss_outside_heap', (m.rss - m.heapTotal - m.external) / MiB, 'MiB', { note: 'RSS not in the JS heap: the node binary, libuv, ICU, malloc, thread stacks' }),
       );
     }
+    if (scrapes !== undefined) {
+      figures.push(
+        figure('idle.metrics_scrapes_per_hour', (scrapes.count / elapsed) * 3600, '/h', { note: `${scrapes.count} scrapes of ${metricsUrl ?? ''} in the window, ${scrapes.bytes} bytes each` }),
+        figure('idle.metrics_scrape_failures', scrapes.failures, ''),
+      );
+    }
     return { figures, label };
   } finally {
     bare.kill('SIGKILL');
     floor.kill('SIGKILL');
   }
+}
+
+/** Adds metrics.listen on a free loopback port to the agent's config; returns the URL. */
+async function enableMetrics(configPath: string): Promise<string> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  const config = parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
+  await writeFile(configPath, stringify({ ...config, metrics: { listen: `127.0.0.1:${port}` } }));
+  return `http://127.0.0.1:${port}/metrics`;
+}
+
+/** GETs `url` every `seconds` (as Prometheus scrapes, one keep-alive connection) until stopped. */
+function scrapeEvery(url: string, seconds: number): { stop(): { count: number; failures: number; bytes: number } } {
+  let count = 0;
+  let failures = 0;
+  let bytes = 0;
+  let running = true;
+  const wake = new AbortController();
+  void (async () => {
+    while (running) {
+      try {
+        const res = await fetch(url);
+        const text = await res.text();
+        if (res.status === 200 && text.includes('hoist_deploys_total')) count++;
+        else failures++;
+        bytes = text.length;
+      } catch {
+        failures++;
+      }
+      await delay(seconds * 1000, undefined, { signal: wake.signal }).catch(() => undefined);
+    }
+  })();
+  return {
+    stop() {
+      running = false;
+      wake.abort();
+      return { count, failures, bytes };
+    },
+  };
 }
 
 function sum(threads: ReadonlyArray<{ seconds: number }>): number {

@@ -278,7 +278,7 @@ interface Payload {
   readonly version: string;
 }
 
-const DOC_FILES = ['install.md', 'iam.md', 'sns-fanout.md', 'cost.md', 'security.md', 'runbook-rollback.md', 'systemd.md', 'networking.md'];
+const DOC_FILES = ['install.md', 'iam.md', 'sns-fanout.md', 'cost.md', 'security.md', 'key-rotation.md', 'runbook-rollback.md', 'systemd.md', 'networking.md'];
 
 /** Every docs/*.md page goes to /usr/share/doc/hoist; the operator pages must be there. */
 async function docFiles(): Promise<string[]> {

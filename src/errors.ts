@@ -128,6 +128,47 @@ export const ERROR_CATALOGUE = {
     action: 'Investigate who wrote it; sequences must never be reused. Publish with a new sequence.',
     exit: 1,
   },
+  // --- trust documents (trust/root.json, trust/history/) ---
+  HOIST_TRUST_ROOT_THRESHOLD: {
+    meaning: 'A trust document is not signed by the threshold of the root role the host currently trusts.',
+    action: 'Sign it with enough keys of the current root role (`hoist sign --add-to`, `hoist trust publish --key`); if nobody did, treat the bucket as tampered with.',
+    exit: 1,
+  },
+  HOIST_TRUST_NEW_ROOT_THRESHOLD: {
+    meaning: 'A trust document is not signed by the threshold of the root role it declares itself.',
+    action: 'A root rotation needs both sides: add signatures from enough of the new root keys, then publish again.',
+    exit: 1,
+  },
+  HOIST_TRUST_VERSION: {
+    meaning: 'A trust document\'s version is not exactly one more than the one the host holds (an older document put back, or a skipped version).',
+    action: 'Nothing when an old document was replayed: the host keeps the newer one. Otherwise publish with `hoist trust publish`, which numbers versions from the bucket.',
+    exit: 1,
+  },
+  HOIST_TRUST_CONFLICT: {
+    meaning: 'A trust document reuses the version the host holds with a different payload: a possible attack.',
+    action: 'Investigate who wrote trust/; versions are never reused. Publish the intended change as the next version.',
+    exit: 1,
+  },
+  HOIST_TRUST_EXPIRED: {
+    meaning: 'The trust document the host holds is past its expiresAt: nothing new is activated (the serving release keeps serving).',
+    action: 'Publish a new trust document (`hoist trust publish`, default --expires 90d) before the old one expires; hosts warn 7 days ahead.',
+    exit: 1,
+  },
+  HOIST_TRUST_INVALID: {
+    meaning: 'A trust document is malformed: not a DSSE envelope of the trust payload type, or its payload fails the schema (every problem is listed).',
+    action: 'Build it with `hoist trust publish` (or `hoist sign` of a kind: trust payload) and publish again.',
+    exit: 1,
+  },
+  HOIST_TRUST_CHAIN_BROKEN: {
+    meaning: 'A trust document between the one the host holds and trust/root.json is missing from trust/history/.',
+    action: 'Put the missing trust/history/<version>.json back (protect the prefix with S3 Object Lock); the host keeps the last document it reached.',
+    exit: 1,
+  },
+  HOIST_TRUST_NOT_FOUND: {
+    meaning: 'No trust document is published in the bucket (trust/root.json does not exist).',
+    action: 'Publish the first one with `hoist trust publish`; until then hosts use the trust block of their config.',
+    exit: 1,
+  },
   // --- fetch ---
   HOIST_ARTIFACT_NOT_FOUND: {
     meaning: 'The artifact named by the manifest does not exist in the bucket.',
@@ -186,8 +227,8 @@ export const ERROR_CATALOGUE = {
   },
   // --- pack and unpack ---
   HOIST_PACK_FAILED: {
-    meaning: 'The directory could not be packed (unreadable file, unsupported entry type).',
-    action: 'Check the directory: only regular files, directories and relative symlinks are packed.',
+    meaning: 'The directory could not be packed (unreadable file, unsupported entry type, a file that changed size while it was read).',
+    action: 'Check the directory: only regular files, directories and relative symlinks are packed, and nothing may write to it while it is packed.',
     exit: 1,
   },
   HOIST_UNSAFE_ENTRY: {
@@ -261,6 +302,12 @@ export const ERROR_CATALOGUE = {
     meaning: 'An app root, its releases/ directory or a parent directory can be written by the app user or by others, so a local user could swap what the agent (root) works on.',
     action: 'Make each named directory owned by root and not writable by group or others (`chown root:root DIR && chmod 755 DIR`); a root-owned sticky directory such as /tmp is fine as a parent. The agent did not start.',
     exit: 2,
+  },
+  // --- metrics ---
+  HOIST_METRICS_UNAVAILABLE: {
+    meaning: 'The metrics endpoint could not listen on metrics.listen (the port is taken, the address is not on this host), or metrics.textfile could not be written. The agent keeps deploying without metrics.',
+    action: 'Free the port or choose another metrics.listen; for a textfile, create its directory and let the agent write it (a ReadWritePaths= drop-in under systemd), then restart the agent.',
+    exit: 1,
   },
   // --- operator commands ---
   HOIST_CHANNEL_NOT_FOUND: {

@@ -111,3 +111,26 @@ export async function residentByMapping(pid: number): Promise<Array<{ name: stri
   }
   return [...totals].map(([n, bytes]) => ({ name: n, bytes })).sort((a, b) => b.bytes - a.bytes);
 }
+
+export interface Rusage {
+  /** Wall time, milliseconds (10 ms resolution). */
+  readonly wallMs: number;
+  /** user + sys of the process and every descendant it waited for, seconds. */
+  readonly cpuSeconds: number;
+  /** Peak RSS of the largest single process of the tree, bytes (wait4's ru_maxrss). */
+  readonly maxRss: number;
+}
+
+/** Where GNU time is; `rusage` needs it (Debian: `apt-get install time`). */
+export const GNU_TIME = '/usr/bin/time';
+
+/**
+ * Runs a command under GNU time and returns what the kernel accounted for it (wait4). CPU covers
+ * the children a process waits for, so `tar -z` counts its gzip; ru_maxrss is the peak of the
+ * largest process, not a sum.
+ */
+export async function rusage(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; report: string }): Promise<Rusage & { stdout: string }> {
+  const stdout = await exec(GNU_TIME, ['-o', options.report, '-f', '%e %U %S %M', cmd, ...args], options);
+  const [wall, user, sys, kib] = (await readFile(options.report, 'utf8')).trim().split('\n').pop()?.split(' ').map(Number) ?? [];
+  return { wallMs: (wall ?? Number.NaN) * 1000, cpuSeconds: (user ?? Number.NaN) + (sys ?? Number.NaN), maxRss: (kib ?? Number.NaN) * 1024, stdout };
+}

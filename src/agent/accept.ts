@@ -10,6 +10,7 @@ import { HoistError, toHoistError } from '../errors.ts';
 import type { VerifiedManifest } from '../trust/verify.ts';
 import type { AppState } from '../state/schema.ts';
 import { classifySequence, type ManifestView } from './decide.ts';
+import { classifyAgainstFloor, type Floor } from './floor.ts';
 import type { AgentObserver } from './observer.ts';
 import type { Log, StateKeeper } from './types.ts';
 
@@ -30,6 +31,11 @@ export interface AcceptInput {
   readonly log: Log;
   readonly observer: AgentObserver;
   readonly now: Date;
+  /**
+   * The anti-replay floor from history/, asked only when the app has no high-water mark of the
+   * kind (a new host, a wiped stateDir). An S3 failure is thrown: the manifest is judged later.
+   */
+  readonly floor?: ((kind: 'release' | 'pin') => Promise<Floor | undefined>) | undefined;
 }
 
 export async function acceptManifest(input: AcceptInput): Promise<AcceptResult> {
@@ -47,7 +53,8 @@ export async function acceptManifest(input: AcceptInput): Promise<AcceptResult> 
   const kind = m.kind;
   const digest = createHash('sha256').update(v.payloadBytes).digest('hex');
   const mark = keeper.app(key).highWater[kind];
-  const verdict = classifySequence(mark, m.sequence, digest);
+  const floor = mark === undefined ? await input.floor?.(kind) : undefined;
+  const verdict = mark === undefined ? classifyAgainstFloor(floor, m.sequence, digest) : classifySequence(mark, m.sequence, digest);
   const mlog = log.child({ kind, sequence: m.sequence, ...(m.version === undefined ? {} : { version: m.version }) });
   if (verdict === 'duplicate') {
     mlog.debug({ source: input.source }, 'duplicate manifest; nothing to do');
@@ -56,10 +63,11 @@ export async function acceptManifest(input: AcceptInput): Promise<AcceptResult> 
     return { status: 'duplicate', view: manifestView(v) };
   }
   if (verdict === 'replay') {
-    const error = new HoistError('HOIST_REPLAY', `a ${kind} manifest with sequence ${m.sequence} is below the high-water mark ${mark?.sequence ?? 0}: an old manifest was put back; ignored`, {
-      details: { sequence: m.sequence, highWater: mark?.sequence },
+    const below = mark === undefined ? `the newest verified copy in history/, ${floor?.sequence ?? 0}` : `the high-water mark ${mark.sequence}`;
+    const error = new HoistError('HOIST_REPLAY', `a ${kind} manifest with sequence ${m.sequence} is below ${below}: an old manifest was put back; ignored`, {
+      details: { sequence: m.sequence, highWater: mark?.sequence, floor: floor?.sequence },
     });
-    mlog.warn({ source: input.source, code: error.code, highWater: mark?.sequence }, error.message);
+    mlog.warn({ source: input.source, code: error.code, highWater: mark?.sequence, floor: floor?.sequence }, error.message);
     await reject(input, error, m.sequence, kind);
     return { status: 'rejected', error };
   }

@@ -30,6 +30,8 @@ import { formatStatusLine, type Notifier } from '../systemd/notify.ts';
 import { resolveUser } from '../proc/run.ts';
 import { resolveGroup } from '../proc/user.ts';
 import { formatDuration } from '../util/units.ts';
+import { TrustFollower, type TrustFollowerOptions, type TrustStatus } from '../trust/root/follower.ts';
+import { TRUST_PAYLOAD_TYPE } from '../trust/root/document.ts';
 import { acceptManifest, manifestView, type AcceptResult } from './accept.ts';
 import { decide, wakeAt, type Decision, type ManifestView, type Skip } from './decide.ts';
 import { deploy, restingState, resumeDeploy, type DeployOutcome } from './deploy.ts';
@@ -37,6 +39,8 @@ import { EventWriter } from './events.ts';
 import { eventOutcomeOf } from '../report/events.ts';
 import { gateOnHalt } from './rollout-gate.ts';
 import { WakeTimer } from './wake.ts';
+import { FloorCache } from './floor.ts';
+import { withheldAttempt } from './trust-report.ts';
 import { createStateKeeper } from './keeper.ts';
 import { NO_OBSERVER, type AgentObserver } from './observer.ts';
 import { reclaimPartials } from './prune.ts';
@@ -89,7 +93,8 @@ interface AppRuntime {
 
 export interface ReconcileOutcome {
   readonly key: string;
-  readonly outcome: DeployOutcome['outcome'] | 'none' | 'wait';
+  /** `refused`: a deploy was due but is not allowed (the trust document expired, or was refused). */
+  readonly outcome: DeployOutcome['outcome'] | 'none' | 'wait' | 'refused';
   readonly error?: HoistError;
   readonly skip?: Skip;
 }
@@ -127,6 +132,12 @@ export class Agent {
   #now: () => Date;
   readonly #events: EventWriter;
   #clockSkew: { seconds: number; at: string } | undefined;
+  /** Signed trust documents (trust.root); inert without it. Opened by init(). */
+  #trust: TrustFollower | undefined;
+  /** The last trust refresh's refusal, for `--once`. */
+  #trustRefusal: HoistError | undefined;
+  /** History floors of apps without a high-water mark (a fresh host), read once. */
+  readonly #floors = new FloorCache();
 
   constructor(options: AgentOptions) {
     this.#opts = options;
@@ -163,6 +174,7 @@ export class Agent {
    * flipped but unchecked is checked again later, as the app's first work.
    */
   async init(): Promise<void> {
+    this.#trust = await TrustFollower.open(this.#policy, this.#trustOptions());
     this.#useRuntimes(await this.#makeRuntimes(this.#config));
     for (const rt of this.#apps.values()) {
       rt.resume = await recoverApp({ app: rt.config, key: rt.key, env: this.#deployEnv(rt), tree: rt.tree, owner: rt.owner, restartUser: rt.restartUser });
@@ -250,7 +262,11 @@ export class Agent {
     }
   }
 
-  /** The last verified channel and pin survive restarts; they are verified again (keys may have been revoked). */
+  /**
+   * The last verified channel and pin survive restarts; they are verified again (keys may have been
+   * revoked), at start and after every new trust document. One that no longer verifies is dropped
+   * (never deployed; what serves keeps serving) and reported.
+   */
   #restoreManifests(rt: AppRuntime): void {
     const saved = this.#keeper.app(rt.key).envelopes ?? {};
     for (const kind of ['release', 'pin'] as const) {
@@ -260,16 +276,80 @@ export class Agent {
         rt[kind] = manifestView(this.#verify(text, rt, kind));
       } catch (err) {
         const e = toHoistError(err);
+        const trustVersion = this.#trust?.held()?.version;
         rt[kind] = undefined;
-        rt.log.warn({ kind, code: e.code, err: e.message }, `the stored ${kind} manifest no longer verifies; ignoring it`);
+        rt.log.warn({ kind, code: e.code, err: e.message, trustVersion }, `the stored ${kind} manifest no longer verifies; dropped, not deployed (what serves keeps serving): ${e.message}`);
         this.#observer.manifestRejected(rt.config.name, rt.config.env, e.code);
-        void this.#keeper.update(rt.key, (s) => ({ ...s, rejected: { kind, code: e.code, message: `the stored ${kind} manifest no longer verifies: ${e.message}`, at: this.#now().toISOString() } }), { bestEffort: true });
+        const under = trustVersion === undefined ? '' : ` under trust version ${trustVersion}`;
+        void this.#keeper.update(rt.key, (s) => ({ ...s, rejected: { kind, code: e.code, message: `the stored ${kind} manifest no longer verifies${under}; dropped, not deployed: ${e.message}`, at: this.#now().toISOString() } }), { bestEffort: true });
       }
     }
   }
 
   #verify(bytes: Uint8Array | string, rt: AppRuntime, kind?: 'release' | 'pin'): VerifiedManifest {
-    return verifyEnvelope(bytes, this.#policy, this.#now(), { app: rt.config.name, env: rt.config.env, ...(kind === undefined ? {} : { kind }) }, { maxBytes: this.#config.limits.manifestBytes });
+    return verifyEnvelope(bytes, this.#currentPolicy(), this.#now(), { app: rt.config.name, env: rt.config.env, ...(kind === undefined ? {} : { kind }) }, { maxBytes: this.#config.limits.manifestBytes });
+  }
+
+  // ---- trust documents (trust.root): see src/trust/root/ ----
+
+  /** The policy manifests are verified against: the held trust document's, else the config's. */
+  #currentPolicy(): TrustPolicy {
+    return this.#trust?.policy() ?? this.#policy;
+  }
+
+  /** The status report's `trust` field (and the trust expiry metric): undefined without trust.root. */
+  trustStatus(): TrustStatus | undefined {
+    return this.#trust?.status();
+  }
+
+  #trustOptions(): TrustFollowerOptions {
+    return { s3: this.#opts.s3, bucket: this.#bucket(), prefix: this.#prefix(), stateDir: this.#config.stateDir, maxBytes: this.#config.limits.manifestBytes, log: this.#opts.log, now: this.#now, onExpires: (at) => this.#observer.trustExpires(at) };
+  }
+
+  /** Fail closed: until a trust walk is done in this process, no manifest is verified or deployed. */
+  async #trustReady(): Promise<boolean> {
+    const trust = this.#trust;
+    if (trust === undefined) return true;
+    await trust.settled();
+    if (!trust.ready) {
+      // Not done yet (S3 was unreachable): try now rather than wait for the next poll.
+      await this.#refreshTrust(this.#drain.signal).catch((err: unknown) => {
+        this.#opts.log.warn({ code: toHoistError(err).code, err: toHoistError(err).message }, 'could not read the trust document; no manifest is verified until it is (fail closed)');
+      });
+    }
+    return trust.ready;
+  }
+
+  /** Judges trust/root.json; after a newer document, every held channel and pin is verified again. S3 failures are thrown. */
+  async #refreshTrust(signal?: AbortSignal): Promise<boolean> {
+    if (this.#trust === undefined || !this.#trust.enabled) return false;
+    const outcome = await this.#trust.refresh(signal);
+    this.#trustRefusal = outcome.error;
+    if (outcome.changed) {
+      // Channels refused under the old keys may verify now, and the floors were judged with them.
+      this.#etags.clear();
+      this.#floors.clear();
+      for (const rt of this.#apps.values()) {
+        this.#restoreManifests(rt);
+        rt.retryAfter = 0;
+      }
+    }
+    if (outcome.changed || outcome.error !== undefined) for (const rt of this.#apps.values()) this.#onStateChange(rt.key, this.#keeper.app(rt.key));
+    return outcome.changed;
+  }
+
+  /** The anti-replay floor of an app without a high-water mark (a fresh host), from history/. */
+  #floorsFor(rt: AppRuntime): ReturnType<FloorCache['get']> {
+    return this.#floors.get(this.#opts.s3, {
+      bucket: this.#bucket(),
+      prefix: this.#prefix(),
+      app: rt.config.name,
+      env: rt.config.env,
+      policy: this.#currentPolicy(),
+      maxBytes: this.#config.limits.manifestBytes,
+      signal: this.#drain.signal,
+      onSkip: (key, e) => rt.log.warn({ key, code: e.code }, `history entry not counted for the anti-replay floor: ${e.message}`),
+    });
   }
 
   #deployEnv(rt: AppRuntime): DeployEnv {
@@ -304,6 +384,11 @@ export class Agent {
       this.#opts.log.info({ source: hint.source }, 'manifest for an app this host does not run; ignored');
       return { status: 'ignored' };
     }
+    if (!(await this.#trustReady())) {
+      rt.log.warn({ source: hint.source }, 'manifest not verified: the trust document could not be read yet (fail closed); it is read again on the next poll');
+      return { status: 'rejected', error: new HoistError('HOIST_S3', 'the trust document could not be read yet') };
+    }
+    const policy = this.#currentPolicy();
     const result = await acceptManifest({
       bytes,
       key: rt.key,
@@ -315,6 +400,8 @@ export class Agent {
       log: rt.log,
       observer: this.#observer,
       now: this.#now(),
+      // A host without a high-water mark (new, or a wiped stateDir) takes the history's floor.
+      floor: async (kind) => (await this.#floorsFor(rt))[kind],
     });
     if (result.status === 'accepted' || (result.status === 'duplicate' && rt[result.view.kind] === undefined)) {
       rt[result.view.kind] = result.view;
@@ -323,6 +410,8 @@ export class Agent {
       rt.retryAfter = 0;
       rt.failures = 0;
     }
+    // A trust document taken while this one was being recorded: judge it again under the new keys.
+    if (result.status === 'accepted' && this.#currentPolicy() !== policy) this.#restoreManifests(rt);
     return result;
   }
 
@@ -346,7 +435,9 @@ export class Agent {
     if (rt === undefined) return Promise.resolve({ key, outcome: 'none' });
     return this.#serialized(rt, async () => {
       if (this.#drain.signal.aborted) return { key, outcome: 'none' };
+      // an interrupted deploy is checked (or rolled back) first: recovery activates nothing new
       if (rt.resume !== undefined) return this.#resume(rt, rt.resume);
+      if (!(await this.#trustReady())) return { key, outcome: 'none' };
       const s = this.#keeper.app(key);
       await this.#events.retry(key, rt.log);
       const now = this.#now();
@@ -385,8 +476,22 @@ export class Agent {
           await this.#keeper.update(key, (a) =>
             a.current === undefined ? a : { ...a, current: { ...a.current, kind: target.kind, sequence: target.sequence }, state: target.kind === 'pin' ? 'pinned' : 'healthy' },
           );
+        } else if (s.current?.kind === 'pin' && target?.kind !== 'pin' && (s.state === 'pinned' || s.state === 'waiting' || s.state === 'halted')) {
+          // unpinned, but the channel's release is not taken (failed list, cohort, window): the host
+          // runs the release it was pinned to, no longer because of a pin
+          await this.#keeper.update(key, (a) => (a.current === undefined ? a : { ...a, current: { ...a.current, kind: 'release' }, state: a.state === 'pinned' ? 'healthy' : a.state }));
         }
         return { key, outcome: decision.action, ...(decision.skip === undefined ? {} : { skip: decision.skip }) };
+      }
+      const expired = this.#trust?.expired();
+      if (expired !== undefined) {
+        // Nothing new is activated past the trust document's expiry; the serving release keeps serving.
+        const attempt = withheldAttempt(s.lastAttempt, decision.target, expired, this.#now());
+        if (attempt !== undefined) {
+          rt.log.warn({ code: expired.code, version: decision.target.version, sequence: decision.target.sequence }, `not activating ${decision.target.version}: ${expired.message}`);
+          await this.#keeper.update(key, (a) => ({ ...a, lastAttempt: attempt }));
+        }
+        return { key, outcome: 'refused', error: expired };
       }
       if (!options.force && Date.now() < rt.retryAfter) return { key, outcome: 'wait' };
       const result = await deploy({
@@ -491,6 +596,8 @@ export class Agent {
 
   /** GETs every channel and pin (conditionally) and accepts what changed. */
   async pollS3(signal?: AbortSignal): Promise<void> {
+    // The trust document first: channels are verified against what it says (or not read at all).
+    await this.#refreshTrust(signal);
     const targets = [...this.#apps.values()].map((rt) => ({ app: rt.config.name, env: rt.config.env }));
     const results = await pollManifests(this.#opts.s3, {
       bucket: this.#bucket(),
@@ -502,8 +609,15 @@ export class Agent {
     });
     let failure: HoistError | undefined;
     for (const r of results) {
-      if (r.status === 'changed') await this.accept(r.body, { app: r.app, env: r.env, kind: r.kind, source: `s3://${this.#bucket()}/${r.key}` });
-      else if (r.status === 'error') failure ??= r.error;
+      if (r.status === 'changed') {
+        try {
+          await this.accept(r.body, { app: r.app, env: r.env, kind: r.kind, source: `s3://${this.#bucket()}/${r.key}` });
+        } catch (err) {
+          // Not judged (the history floor could not be read): read it again next time.
+          this.#etags.delete(r.key);
+          failure ??= toHoistError(err, 'HOIST_S3');
+        }
+      } else if (r.status === 'error') failure ??= r.error;
     }
     // The keys that could be read were handled; the caller logs (and retries) the rest.
     if (failure !== undefined) throw failure;
@@ -519,11 +633,20 @@ export class Agent {
       return 'delete';
     }
     const touched = new Set<string>();
+    const trustHint = isTrustHint(parsed, this.#bucket());
     try {
+      if (trustHint) {
+        // Only a hint: trust/root.json is read from the bucket and judged like on a poll. After a
+        // newer document, channels refused under the old keys are read again.
+        if (await this.#refreshTrust(signal)) await this.pollS3(signal);
+        for (const key of this.#apps.keys()) touched.add(key);
+      }
       if (parsed.type === 'envelope') {
-        const rt = this.#findAppForEnvelope(parsed.bytes);
-        await this.accept(parsed.bytes, { source: 'sqs' });
-        if (rt !== undefined) touched.add(rt.key);
+        if (!trustHint) {
+          const rt = this.#findAppForEnvelope(parsed.bytes);
+          await this.accept(parsed.bytes, { source: 'sqs' });
+          if (rt !== undefined) touched.add(rt.key);
+        }
       } else {
         for (const hint of parsed.keys) {
           const key = appKey(hint.app, hint.env);
@@ -558,8 +681,10 @@ export class Agent {
     await this.pollS3();
     const summary = await this.reconcileAll({ force: true });
     await this.flushReports();
+    if (this.#trustRefusal !== undefined) problems.push({ key: 'trust', code: this.#trustRefusal.code, message: `the trust document was refused: ${this.#trustRefusal.message}` });
     for (const o of [...resumed, ...summary.outcomes]) {
       if (o.outcome === 'failed' || o.outcome === 'rolled-back') problems.push({ key: o.key, code: o.error?.code ?? 'HOIST_HEALTH_FAILED', message: `${o.outcome}: ${o.error?.message ?? ''}` });
+      else if (o.outcome === 'refused') problems.push({ key: o.key, code: o.error?.code ?? 'HOIST_TRUST_EXPIRED', message: `not activated: ${o.error?.message ?? ''}` });
       else if (o.skip !== undefined && !EXPECTED_SKIPS.has(o.skip.reason)) problems.push({ key: o.key, code: o.skip.reason === 'halted' ? 'HOIST_ROLLOUT_HALTED' : 'HOIST_FAILED_LIST', message: `not deployed: ${o.skip.message}` });
     }
     for (const rt of this.#apps.values()) {
@@ -607,6 +732,7 @@ export class Agent {
     // Reports are rewritten on every change and at least every report.interval (staleness signal).
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => {
+      this.#trust?.checkExpiry();
       for (const rt of this.#apps.values()) this.#onStateChange(rt.key, this.#keeper.app(rt.key));
     }, this.#config.report.interval);
     this.#heartbeat.unref();
@@ -633,6 +759,9 @@ export class Agent {
     await Promise.all(sources.map((stop) => stop()));
     this.#config = config;
     this.#policy = policy;
+    await this.#trust?.reconfigure(policy, this.#trustOptions());
+    this.#floors.clear();
+    this.#etags.clear();
     this.#useRuntimes(runtimes);
     if (this.#started) this.start();
     this.#notifyStatus();
@@ -713,6 +842,7 @@ export class Agent {
       agentVersion: this.#opts.agentVersion,
       now: this.#now(),
       ...(this.#clockSkew === undefined ? {} : { clockSkew: this.#clockSkew }),
+      trust: this.trustStatus(),
     });
     const bucket = this.#config.source.s3.bucket;
     const statusKey = s3Keys(this.#prefix()).status(rt.config.name, rt.config.env, this.#opts.hostId);
@@ -736,4 +866,15 @@ export function windowOpen(expression: string | undefined, task: ScheduledTask |
   const hasSeconds = expression.trim().split(/\s+/).length === 6;
   const at = hasSeconds ? now : new Date(Math.floor(now.getTime() / 60_000) * 60_000);
   return task.match(at);
+}
+
+/** An SQS body that names trust/root.json of this bucket, or carries a trust envelope. */
+function isTrustHint(parsed: ReturnType<typeof parseSqsBody>, bucket: string): boolean {
+  if (parsed.type === 's3-keys') return parsed.trust?.bucket === bucket;
+  if (parsed.type !== 'envelope') return false;
+  try {
+    return (JSON.parse(parsed.bytes.toString('utf8')) as { payloadType?: unknown }).payloadType === TRUST_PAYLOAD_TYPE;
+  } catch {
+    return false;
+  }
 }

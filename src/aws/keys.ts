@@ -9,6 +9,8 @@
  *   <prefix>approvals/<app>/<env>/<sequence>/<keyid>.json
  *   <prefix>status/<app>/<env>/<host-id>.json
  *   <prefix>events/<app>/<env>/<sequence>/<outcome>/<host-id>.json
+ *   <prefix>trust/root.json
+ *   <prefix>trust/history/<version>.json
  */
 import { HoistError } from '../errors.ts';
 
@@ -22,6 +24,7 @@ export interface S3Keys {
   history(app: string, env: string, sequence: number): string;
   historyPrefix(app: string, env: string): string;
   pinHistory(app: string, env: string, sequence: number): string;
+  /** `history/<app>/<env>/pins/`: the copies of every pin and unpin. */
   pinHistoryPrefix(app: string, env: string): string;
   approval(app: string, env: string, sequence: number, keyId: string): string;
   /** Every approval of the app and env, or those of one sequence. */
@@ -32,6 +35,11 @@ export interface S3Keys {
   status(app: string, env: string, hostId: string): string;
   statusPrefix(app: string, env: string): string;
   artifact(app: string, sha256: string, ext: ArtifactExt): string;
+  /** The current signed trust document. */
+  trustRoot(): string;
+  /** Every trust document ever published, by version (written once). */
+  trustHistory(version: number): string;
+  trustHistoryPrefix(): string;
 }
 
 /**
@@ -81,7 +89,20 @@ export function s3Keys(prefix: string): S3Keys {
       }
       return `${p}artifacts/${segment('app', app)}/${sha256}.${ext}`;
     },
+    trustRoot: () => `${p}trust/root.json`,
+    trustHistory: (version) => {
+      if (!Number.isSafeInteger(version) || version < 1) {
+        throw new HoistError('HOIST_USAGE', `invalid trust document version ${version}: expected a positive integer`);
+      }
+      return `${p}trust/history/${version}.json`;
+    },
+    trustHistoryPrefix: () => `${p}trust/history/`,
   };
+}
+
+/** Whether an S3 key (as named in an S3 event) is the trust document of this prefix. */
+export function isTrustRootKey(prefix: string, key: string): boolean {
+  return key === `${normalizePrefix(prefix)}trust/root.json`;
 }
 
 export interface ManifestKey {

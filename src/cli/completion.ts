@@ -12,13 +12,9 @@ function visible(program: Command): Command[] {
   return program.commands.filter((c) => !(c as Command & { _hidden?: boolean })._hidden);
 }
 
-/** The commands that take options: every command, or each subcommand of a group (`rollout status`). */
+/** The commands that take options: each command, or each subcommand of one that has them (`trust publish`). */
 function leaves(commands: readonly Command[]): Command[] {
-  return commands.flatMap((c) => (c.commands.length > 0 ? c.commands : [c]));
-}
-
-function bashOptions(c: Command): string {
-  return [...c.options.filter((o) => !o.hidden).flatMap(names), '--help'].join(' ');
+  return commands.flatMap((c) => (visible(c).length > 0 ? visible(c) : [c]));
 }
 
 function names(option: Option): string[] {
@@ -38,23 +34,21 @@ export function renderBashCompletion(program: Command): string {
   const commands = visible(program);
   const fileOptions = [...new Set(leaves(commands).flatMap((c) => c.options.filter(takesFile).flatMap(names)))].sort();
   const valueOptions = [...new Set(leaves(commands).flatMap((c) => c.options.filter((o) => o.required && !takesFile(o)).flatMap(names)))].sort();
-  const cases = commands.map((c) => {
-    if (c.commands.length > 0) {
-      // a group: its subcommands after it, then the chosen subcommand's options
-      const subs = c.commands.map((sub) => `        ${sub.name()}) opts="${bashOptions(sub)}" ;;`);
-      return [
-        `    ${c.name()})`,
-        '      if [[ ${COMP_CWORD} -eq 2 ]]; then',
-        `        COMPREPLY=( $(compgen -W "${c.commands.map((sub) => sub.name()).join(' ')} --help" -- "\${cur}") )`,
-        '        return 0',
-        '      fi',
-        '      case "${COMP_WORDS[2]}" in',
-        ...subs,
-        '      esac ;;',
-      ].join('\n');
-    }
+  const leaf = (c: Command): string => {
+    const opts = [...c.options.filter((o) => !o.hidden).flatMap(names), '--help'];
     const files = c.registeredArguments.length > 0 ? ' files=1;' : '';
-    return `    ${c.name()}) opts="${bashOptions(c)}";${files} ;;`;
+    return `opts="${opts.join(' ')}";${files}`;
+  };
+  const cases = commands.flatMap((c) => {
+    const subs = visible(c);
+    if (subs.length === 0) return [`    ${c.name()}) ${leaf(c)} ;;`];
+    return [
+      `    ${c.name()})`,
+      `      if [[ \${COMP_CWORD} -eq 2 ]]; then COMPREPLY=( $(compgen -W "${subs.map((sub) => sub.name()).join(' ')} --help" -- "\${cur}") ); return 0; fi`,
+      '      case "${COMP_WORDS[2]}" in',
+      ...subs.map((sub) => `        ${sub.name()}) ${leaf(sub)} ;;`),
+      '      esac ;;',
+    ];
   });
   return [
     '# bash completion for hoist. Generated from the commander definitions by `node scripts/docs.ts`; do not edit.',
@@ -113,24 +107,22 @@ function zshArguments(c: Command, indent: string): string[] {
 export function renderZshCompletion(program: Command): string {
   const commands = visible(program);
   const cases = commands.flatMap((c) => {
-    if (c.commands.length > 0) {
-      return [
-        `    ${c.name()})`,
-        '      if (( CURRENT == 2 )); then',
-        `        local -a subcommands=(${c.commands.map((sub) => `'${sub.name()}:${zshText(sub.description())}'`).join(' ')})`,
-        `        _describe -t commands 'hoist ${c.name()} command' subcommands`,
-        '        return',
-        '      fi',
-        '      local sub=${words[2]}',
-        '      shift words',
-        '      (( CURRENT-- ))',
-        '      case ${sub} in',
-        ...c.commands.flatMap((sub) => [`        ${sub.name()})`, ...zshArguments(sub, '          '), '          ;;']),
-        '      esac',
-        '      ;;',
-      ];
-    }
-    return [`    ${c.name()})`, ...zshArguments(c, '      '), '      ;;'];
+    const subs = visible(c);
+    if (subs.length === 0) return [`    ${c.name()})`, ...zshArguments(c, '      '), '      ;;'];
+    return [
+      `    ${c.name()})`,
+      '      if (( CURRENT == 2 )); then',
+      `        _values '${c.name()} command' ${subs.map((sub) => `'${sub.name()}[${zshText(sub.description())}]'`).join(' ')}`,
+      '        return',
+      '      fi',
+      '      local sub=${words[2]}',
+      '      shift words',
+      '      (( CURRENT-- ))',
+      '      case ${sub} in',
+      ...subs.flatMap((sub) => [`        ${sub.name()})`, ...zshArguments(sub, '          '), '          ;;']),
+      '      esac',
+      '      ;;',
+    ];
   });
   return [
     '#compdef hoist',

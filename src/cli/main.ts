@@ -29,6 +29,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   pin: () => import('./commands/pin.ts'),
   unpin: () => import('./commands/pin.ts'),
   rollback: () => import('./commands/rollback.ts'),
+  trust: () => import('./commands/trust.ts'),
   'tree-worker': () => import('./commands/tree-worker.ts'),
   dashboard: () => import('./commands/dashboard.ts'),
   history: () => import('./commands/history.ts'),

@@ -40,10 +40,18 @@ function optionText(option: Option): string {
   return roff(`${option.description}${notes.length === 0 ? '' : ` (${notes.join('; ')})`}`);
 }
 
-/** A command's section; a command with subcommands (`hoist rollout status`) gets one per subcommand. */
-function commandSection(cmd: Command, parent = ''): string[] {
-  if (cmd.commands.length > 0) return cmd.commands.flatMap((sub) => commandSection(sub, `${parent}${cmd.name()} `));
-  const lines = [`.SS "hoist ${roff(parent)}${roff(cmd.name())}${cmd.registeredArguments.length === 0 ? '' : ` ${argumentText(cmd)}`} [options]"`, roff(cmd.description())];
+function visibleCommands(cmd: Command): Command[] {
+  return cmd.commands.filter((c) => !(c as Command & { _hidden?: boolean })._hidden);
+}
+
+/** One section per command; a command with subcommands (`hoist trust publish`) gets one for each. */
+function commandSection(cmd: Command, parents: readonly string[] = []): string[] {
+  const name = [...parents, cmd.name()].join(' ');
+  const subs = visibleCommands(cmd);
+  if (subs.length > 0) {
+    return [`.SS "hoist ${roff(name)} \\fIcommand\\fR"`, roff(cmd.description()), ...subs.flatMap((sub) => commandSection(sub, [...parents, cmd.name()]))];
+  }
+  const lines = [`.SS "hoist ${roff(name)}${cmd.registeredArguments.length === 0 ? '' : ` ${argumentText(cmd)}`} [options]"`, roff(cmd.description())];
   for (const a of cmd.registeredArguments) {
     lines.push('.TP', `\\fI${roff(a.name())}\\fR`, roff(a.description === '' ? 'argument' : a.description));
   }
@@ -55,7 +63,7 @@ function commandSection(cmd: Command, parent = ''): string[] {
 }
 
 export function renderManPage(program: Command, version: string): string {
-  const commands = program.commands.filter((c) => !(c as Command & { _hidden?: boolean })._hidden);
+  const commands = visibleCommands(program);
   const lines = [
     '.\\" Generated from the commander definitions by `node scripts/docs.ts`; do not edit by hand.',
     `.TH HOIST 1 "" "hoist ${roff(version)}" "User Commands"`,

@@ -12,7 +12,8 @@ import { acquireLock } from '../state/lock.ts';
 import { loadState } from '../state/store.ts';
 import { createNotifier } from '../systemd/notify.ts';
 import { Agent } from '../agent/agent.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, type Logger } from './logger.ts';
+import type { Metrics } from '../metrics/create.ts';
 import { execFile } from 'node:child_process';
 import { watchServerClock } from '../aws/server-clock.ts';
 import { formatDuration } from '../util/units.ts';
@@ -36,7 +37,7 @@ export async function loadAgentConfig(file: string): Promise<{ config: AgentConf
 export async function runAgent(file: string, once: boolean): Promise<void> {
   // Everything that can be wrong with the config is found before anything is touched (exit 2).
   const { config, policy } = await loadAgentConfig(file);
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, { format: config.log.format });
   const hostId = await resolveHostId(config.hostId);
   await mkdir(config.stateDir, { recursive: true, mode: 0o750 });
   await using lock = await acquireLock(config.stateDir);
@@ -47,6 +48,7 @@ export async function runAgent(file: string, once: boolean): Promise<void> {
   await checkDrainBound(config.drain.timeout);
   const clients = createAwsClients({ ...(config.region === undefined ? {} : { region: config.region }), endpoint: config.endpoint ?? null, endpoints: config.endpoints ?? {} });
   const notifier = createNotifier({ onError: (err) => log.debug({ err: String(err) }, 'systemd notification failed') });
+  await using metrics = await startMetrics(config.metrics, log);
   const onStep = stepHooks(faultInjection(process.env.HOIST_FAULT_KILL_AT, log), process.env.HOIST_TEST_PAUSE_AT === undefined ? undefined : (_key, step) => testPause(step));
   const agent = new Agent({
     config,
@@ -59,6 +61,7 @@ export async function runAgent(file: string, once: boolean): Promise<void> {
     notifier,
     agentVersion: pkg.version,
     ...(onStep === undefined ? {} : { onStep }),
+    ...(metrics === undefined ? {} : { observer: metrics }),
     ...stallTimeout(process.env.HOIST_STALL_TIMEOUT_MS),
   });
   watchServerClock(clients.s3, (skewMs, at) => agent.noteClockSkew(skewMs, at));
@@ -88,6 +91,25 @@ export async function runAgent(file: string, once: boolean): Promise<void> {
   } finally {
     lifecycle.dispose();
     clients.destroy();
+  }
+}
+
+/**
+ * The metrics `metrics` asks for (module loaded only then), or none. Metrics that cannot start
+ * (a port taken, a textfile directory missing) are logged at error and left off: they never stop
+ * deploys. `await using` closes them (the endpoint stops listening) when the agent returns.
+ */
+async function startMetrics(config: AgentConfig['metrics'], log: Logger): Promise<Metrics | undefined> {
+  if (config === undefined) return undefined;
+  const { createMetrics } = await import('../metrics/create.ts');
+  try {
+    const metrics = await createMetrics(config, { log });
+    log.info(metrics.url === undefined ? { textfile: config.textfile } : { url: metrics.url }, 'metrics on');
+    return metrics;
+  } catch (err) {
+    const e = toHoistError(err);
+    log.error({ code: e.code, err: e.message }, 'metrics are off; deploys go on without them');
+    return undefined;
   }
 }
 

@@ -51,7 +51,8 @@ apps:
 
 limits: { manifestBytes: 64KiB, artifactBytes: 4GiB, unpackedBytes: 16GiB, entries: 500000 }
 report: { s3: true }         # write status/<app>/<env>/<host-id>.json after every change
-log: { level: info }         # JSON lines to stdout (journald); pretty when stdout is a TTY
+log: { level: info, format: auto }   # auto: JSON lines with a <N> priority under systemd
+                                     # (journalctl -p warning works), pretty on a TTY, else JSON
 
 trust:                       # required: without a trust policy the agent refuses to start
   keys:                      # name -> PEM public key file (or the PEM text); key ids are computed
@@ -63,4 +64,6 @@ trust:                       # required: without a trust policy the agent refuse
     pin:     { keys: [alice, bob],     threshold: 1 }
   maxValidity: 90d           # optional: reject manifests valid for longer than this
   clockSkew: 5m
+  # root: { keys: [root1, root2, root3], threshold: 2 }   # optional: follow the signed trust
+  #                          # document trust/root.json (docs/key-rotation.md); list root keys above
 `;

@@ -19,6 +19,7 @@ import {
   zName,
   zRelativePath,
 } from './fields.ts';
+import { isLoopbackHost, parseListen } from '../metrics/address.ts';
 
 const s3SourceSchema = z.strictObject({
   bucket: z.string().min(1).describe('Bucket holding artifacts, channels, pins, history and status.'),
@@ -178,9 +179,45 @@ const endpointsSchema = z.strictObject({
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+export const LOG_FORMATS = ['auto', 'journal', 'json', 'pretty'] as const;
+
 const logSchema = z.strictObject({
-  level: z.enum(LOG_LEVELS).default('info').describe('pino log level. Logs are JSON lines on stdout (pretty on a TTY).'),
+  level: z.enum(LOG_LEVELS).default('info').describe('pino log level. Logs go to stdout, one line each, the level written as its name ("level":"warn").'),
+  format: z
+    .enum(LOG_FORMATS)
+    .default('auto')
+    .describe('json: JSON lines. journal: JSON lines behind their syslog priority (<4>{...}), which journald files at that priority, so `journalctl -p warning` works. pretty: human-readable (needs pino-pretty installed, else json). auto: journal when stdout is the journal (systemd sets JOURNAL_STREAM), pretty on a TTY, else json.'),
 });
+
+const metricsSchema = z
+  .strictObject({
+    listen: zHostPort
+      .optional()
+      .describe('Serve GET /metrics (Prometheus text format) on this address, e.g. "127.0.0.1:9464". An address other than loopback needs allowRemote.'),
+    textfile: zAbsolutePath
+      .optional()
+      .describe('Instead of listen: write the metrics to this file for node_exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile/hoist.prom (must end in .prom). Replaced atomically at start, after changes (at most every 15 s) and at exit.'),
+    allowRemote: z
+      .boolean()
+      .default(false)
+      .describe('Allow listen on an address other hosts can reach (0.0.0.0, a LAN address): anyone who reaches it reads the apps, versions and digests this host runs.'),
+  })
+  .superRefine((metrics: unknown, ctx) => {
+    if (!isObject(metrics)) return;
+    const { listen, textfile, allowRemote } = metrics;
+    if ((listen === undefined) === (textfile === undefined)) {
+      ctx.addIssue({ code: 'custom', message: listen === undefined ? 'set listen or textfile' : 'set listen or textfile, not both' });
+    }
+    if (typeof listen === 'string' && allowRemote !== true) {
+      const address = parseListen(listen);
+      if (address !== undefined && !isLoopbackHost(address.host)) {
+        ctx.addIssue({ code: 'custom', path: ['listen'], message: `${address.host} is not a loopback address: other hosts could read the metrics; use 127.0.0.1, or set metrics.allowRemote: true` });
+      }
+    }
+    if (typeof textfile === 'string' && !textfile.endsWith('.prom')) {
+      ctx.addIssue({ code: 'custom', path: ['textfile'], message: 'node_exporter only reads files ending in .prom' });
+    }
+  }, { when: () => true });
 
 export const agentConfigSchema = z
   .strictObject({
@@ -204,6 +241,7 @@ export const agentConfigSchema = z
     report: reportSchema.prefault({}).describe('Status reporting.'),
     drain: drainSchema.prefault({}).describe('Shutdown on SIGTERM.'),
     log: logSchema.prefault({}).describe('Logging.'),
+    metrics: metricsSchema.optional().describe('Prometheus metrics (off when absent): an HTTP endpoint (listen) or a node_exporter textfile, exactly one. See docs/metrics.md.'),
     trust: trustBlockSchema.describe('Trust policy: the keys and how many must sign each kind of manifest. Required: without one the agent refuses to start.'),
   })
   .superRefine(checkCrossReferences, { when: () => true });
@@ -215,6 +253,8 @@ export type HookConfig = NonNullable<AppConfig['restart']>;
 export type LimitsConfig = AgentConfig['limits'];
 export type SourceConfig = AgentConfig['source'];
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export type MetricsConfig = NonNullable<AgentConfig['metrics']>;
 
 /**
  * Checks that span fields: unique (name, env) and roots, and role keys that name a known key.

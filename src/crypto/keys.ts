@@ -58,6 +58,11 @@ export async function loadPrivateKey(pathOrPem: string, options: PrivateKeyOptio
 /** Loads an SPKI Ed25519 public key from a file (relative to baseDir), or from inline PEM text. */
 export async function loadPublicKey(pathOrPem: string, baseDir?: string): Promise<KeyObject> {
   const { text, source } = await readPem(pathOrPem, baseDir, 'public');
+  return parsePublicKeyPem(text, source);
+}
+
+/** An SPKI Ed25519 public key from PEM text; `source` names it in errors. No I/O. */
+export function parsePublicKeyPem(text: string, source = 'the inline public key'): KeyObject {
   if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
     throw new HoistError('HOIST_KEY_INVALID', `${source} is a private key where a public key was expected; give the .pub file (\`openssl pkey -in KEY -pubout\` makes one)`);
   }

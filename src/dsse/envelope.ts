@@ -70,8 +70,8 @@ export function checkEnvelopeShape(value: unknown): Envelope {
 }
 
 /** Wraps payload bytes (signed exactly as given) in a new envelope with one signature. */
-export function signEnvelope(payload: Uint8Array, privateKey: KeyObject): Envelope {
-  const env: Envelope = { payloadType: PAYLOAD_TYPE, payload: Buffer.from(payload).toString('base64'), signatures: [] };
+export function signEnvelope(payload: Uint8Array, privateKey: KeyObject, payloadType: string = PAYLOAD_TYPE): Envelope {
+  const env: Envelope = { payloadType, payload: Buffer.from(payload).toString('base64'), signatures: [] };
   return addSignature(env, privateKey);
 }
 

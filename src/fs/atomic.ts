@@ -12,6 +12,8 @@ import { HoistError } from '../errors.ts';
 export interface WriteFileAtomicOptions {
   /** File mode of the new file (default 0o644, before the umask). */
   readonly mode?: number;
+  /** Group of the new file (the owner stays whoever writes it). */
+  readonly gid?: number;
 }
 
 /** Replaces `path` with `data` atomically and durably. */
@@ -27,6 +29,7 @@ export async function writeFileAtomic(
     try {
       await handle.writeFile(data);
       // The umask may have narrowed the mode given to open(); chmod makes it exact.
+      if (options.gid !== undefined) await handle.chown(-1, options.gid);
       if (options.mode !== undefined) await handle.chmod(options.mode);
       await handle.sync();
     } finally {

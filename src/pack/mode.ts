@@ -3,8 +3,8 @@
  *
  * A release must not depend on the umask of the CI runner or carry privilege bits: directories are
  * 0755, files 0755 when any execute bit is set and 0644 otherwise; setuid, setgid and sticky are
- * never packed. Symlink modes mean nothing on Linux; they are written as 0755 because node-tar's
- * `portable` option masks every mode with ~022 anyway.
+ * never packed. Symlink modes mean nothing on Linux; they are written as 0755, as node-tar's
+ * `portable` output (hoist's format before it wrote its own tar) had them.
  */
 
 export type PackEntryType = 'file' | 'directory' | 'symlink';

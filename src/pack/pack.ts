@@ -1,31 +1,28 @@
 /**
- * `hoist pack`: a reproducible release tarball.
+ * `hoist pack`: a reproducible release tarball, streamed.
  *
  * The same directory always gives the same bytes: entries in byte order of their names, one fixed
  * mtime, uid/gid 0 without user names, normalised modes, no atime/ctime/dev/ino anywhere, and a
- * gzip header without timestamp and with the "unknown" OS byte.
+ * gzip header without timestamp and with the "unknown" OS byte. The tar format is node-tar's
+ * `portable` output, which hoist used until it wrote the tar itself (header.ts), so an unchanged
+ * tree still packs to the same uncompressed tar. Files sharing an inode (pnpm stores, `cp -al`)
+ * are packed as plain files: unpack refuses hardlinks.
  *
- * node-tar writes the archive. Its `portable` option drops atime, ctime, uid, gid, uname, gname,
- * dev, ino and nlink (numeric fields are left empty, which every tar reads as 0) and makes the
- * gzip header portable. It cannot normalise modes or keep an mtime on directories by option, so
- * `onWriteEntry` - called with each entry just before its header is built - rewrites the entry's
- * `stat.mode` and turns the directory mtime back on. Hard-link detection is disabled so that
- * files sharing an inode (pnpm stores, `cp -al`) are packed as plain files: unpack refuses
- * hardlinks.
+ * The tree is walked, read and compressed as a stream (tar-writer.ts, compress.ts): memory is a
+ * few buffers and one directory listing per level, not the tree. The compressed bytes are hashed
+ * and counted on their way to a temp file next to the output, which is flushed to disk and then
+ * renamed into place.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { lstat, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Pack } from 'tar';
-import type { WriteEntry } from 'tar';
 import { HoistError, isHoistError } from '../errors.ts';
-import { listPackEntries } from './entries.ts';
-import { normalisePackMode } from './mode.ts';
-import type { PackEntryType } from './mode.ts';
+import { createCompressor, portableGzipHeader } from './compress.ts';
+import { writeTar } from './tar-writer.ts';
 
 export type ArchiveFormat = 'tar+gzip' | 'tar+zstd';
 
@@ -35,6 +32,9 @@ export interface PackOptions {
   readonly signal?: AbortSignal;
   /** mtime of every entry; default SOURCE_DATE_EPOCH when set, else the epoch. */
   readonly mtime?: Date;
+  /** Tuning and tests: bytes per buffer of uncompressed tar (a multiple of 512) and how many. */
+  readonly chunkBytes?: number;
+  readonly chunks?: number;
 }
 
 export interface PackResult {
@@ -58,19 +58,6 @@ export function defaultPackMtime(env: NodeJS.ProcessEnv = process.env): Date {
   return new Date(Number(raw) * 1000);
 }
 
-const TYPE_OF: Record<string, PackEntryType | undefined> = {
-  File: 'file',
-  Directory: 'directory',
-  SymbolicLink: 'symlink',
-};
-
-/** A link cache that never remembers, so node-tar never emits a hardlink entry. */
-class ForgetfulMap<K, V> extends Map<K, V> {
-  override set(): this {
-    return this;
-  }
-}
-
 export async function packDirectory(dir: string, outFile: string, options: PackOptions = {}): Promise<PackResult> {
   const { signal } = options;
   signal?.throwIfAborted();
@@ -78,33 +65,18 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
   const mtime = options.mtime ?? defaultPackMtime();
   const root = path.resolve(dir);
 
-  const entries = await listPackEntries(root, signal).catch((cause: unknown) => {
-    throw wrapPackError(cause, `cannot read ${root}`);
+  const rootStat = await lstat(root).catch((cause: unknown) => {
+    throw new HoistError('HOIST_PACK_FAILED', `cannot read the directory to pack ${root}: ${String(cause)}`, { cause });
   });
-
-  const pack = new Pack({
-    cwd: root,
-    portable: true,
-    noDirRecurse: true,
-    strict: true,
-    mtime,
-    linkCache: new ForgetfulMap(),
-    ...(format === 'tar+zstd' ? { zstd: true } : { gzip: true }),
-    onWriteEntry: (entry: WriteEntry) => {
-      const type = entry.type === undefined ? undefined : TYPE_OF[entry.type];
-      if (entry.stat === undefined || type === undefined) return;
-      entry.stat.mode = (entry.stat.mode & ~0o7777) | normalisePackMode(type, entry.stat.mode);
-      // `portable` drops directory mtimes; a fixed mtime on every entry is what reproducible means here.
-      entry.noMtime = false;
-    },
-  });
-  for (const entry of entries) pack.add(entry.path);
-  pack.end();
+  if (!rootStat.isDirectory()) {
+    throw new HoistError('HOIST_PACK_FAILED', `${root} is not a directory; give hoist pack the release directory`);
+  }
 
   const hash = createHash('sha256');
   let size = 0;
   const measure = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
+      if (format === 'tar+gzip') portableGzipHeader(chunk, size);
       hash.update(chunk);
       size += chunk.length;
       callback(null, chunk);
@@ -112,23 +84,28 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
   });
 
   const temp = path.join(path.dirname(path.resolve(outFile)), `.${path.basename(outFile)}.tmp-${randomBytes(6).toString('hex')}`);
+  const compressor = createCompressor(format);
+  // flush: fsync before close, so the renamed file is on disk
+  const written = pipeline(compressor, measure, createWriteStream(temp, { flags: 'wx', mode: 0o644, flush: true }), signal === undefined ? {} : { signal });
+  // when writing fails first, the tar writer must stop too, even while it waits for a buffer
+  const writeFailed = new AbortController();
+  written.catch((error: unknown) => writeFailed.abort(error));
+  let entries: number;
   try {
-    await pipeline(
-      async function* archiveBytes() {
-        for await (const chunk of pack) yield chunk;
-      },
-      measure,
-      // flush: fsync before close, so the renamed file is on disk
-      createWriteStream(temp, { flags: 'wx', mode: 0o644, flush: true }),
-      signal === undefined ? {} : { signal },
-    );
+    const sink = { write: (chunk: Buffer, done: (error?: Error | null) => void) => compressor.write(chunk, done) };
+    const writerSignal = signal === undefined ? writeFailed.signal : AbortSignal.any([signal, writeFailed.signal]);
+    entries = (await writeTar(root, sink, { mtime, signal: writerSignal, chunkBytes: options.chunkBytes, chunks: options.chunks })).entries;
+    compressor.end();
+    await written;
     await rename(temp, outFile);
   } catch (cause) {
+    compressor.destroy();
+    await written.catch(() => undefined);
     await rm(temp, { force: true });
     if (signal?.aborted === true) throw signal.reason;
-    throw wrapPackError(cause, `cannot write ${outFile}`);
+    throw wrapPackError(cause, `cannot pack ${root} into ${outFile}`);
   }
-  return { sha256: hash.digest('hex'), size, entries: entries.length, format };
+  return { sha256: hash.digest('hex'), size, entries, format };
 }
 
 function wrapPackError(cause: unknown, what: string): HoistError {

@@ -46,6 +46,8 @@ const skippedSchema = z.object({
 const trustSchema = z.object({
   version: z.number(),
   expiresAt: z.string().nullable().optional(),
+  /** The newest trust document the host refused (or a broken walk), until a newer one is taken. */
+  rejected: z.object({ version: z.number().optional(), code: z.string(), message: z.string(), at: z.string() }).optional().catch(undefined),
 });
 
 /**
@@ -97,8 +99,10 @@ export interface StatusReportInput {
   readonly appState: AppState;
   readonly agentVersion: string;
   readonly now: Date;
-  /** The trust document in force, when the host follows one. */
-  readonly trust?: { readonly version: number; readonly expiresAt?: string | undefined } | undefined;
+  /** The trust document in force, when the host follows one (expiresAt null: the config's trust block), and the newest refused one. */
+  readonly trust?:
+    | { readonly version: number; readonly expiresAt?: string | null | undefined; readonly rejected?: { readonly version?: number; readonly code: string; readonly message: string; readonly at: string } | undefined }
+    | undefined;
   /** Seconds the host clock is ahead of S3's (negative: behind), when over half of trust.clockSkew. */
   readonly clockSkew?: { readonly seconds: number; readonly at: string } | undefined;
 }
@@ -118,7 +122,7 @@ export function buildStatusReport(input: StatusReportInput): StatusReport {
     desired: desired === undefined ? null : { version: desired.version, sha256: desired.sha256, sequence: desired.sequence, kind: desired.kind, ...('reason' in desired && desired.reason !== undefined ? { reason: desired.reason } : {}) },
     rejected: appState.rejected === undefined ? null : { ...(appState.rejected.sequence === undefined ? {} : { sequence: appState.rejected.sequence }), code: appState.rejected.code, message: appState.rejected.message, at: appState.rejected.at },
     skipped: appState.skipped === undefined ? null : { reason: appState.skipped.reason, ...(appState.skipped.eligibleAt === undefined ? {} : { eligibleAt: appState.skipped.eligibleAt }) },
-    trust: input.trust === undefined ? null : { version: input.trust.version, ...(input.trust.expiresAt === undefined ? {} : { expiresAt: input.trust.expiresAt }) },
+    trust: input.trust === undefined ? null : { version: input.trust.version, expiresAt: input.trust.expiresAt ?? null, ...(input.trust.rejected === undefined ? {} : { rejected: input.trust.rejected }) },
     ...(input.clockSkew === undefined ? {} : { clockSkew: input.clockSkew }),
     lastAttempt:
       attempt === undefined

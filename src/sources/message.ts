@@ -5,7 +5,7 @@
  * A message is only a hint. An envelope found here is verified exactly as if read from S3, and an
  * S3 event only names keys for the agent to GET; nothing here checks a signature.
  */
-import { parseManifestKey } from '../aws/keys.ts';
+import { isTrustRootKey, parseManifestKey } from '../aws/keys.ts';
 import type { ManifestKind } from '../aws/keys.ts';
 
 export interface ManifestKeyHint {
@@ -18,7 +18,8 @@ export interface ManifestKeyHint {
 
 export type SqsBody =
   | { type: 'envelope'; bytes: Buffer }
-  | { type: 's3-keys'; keys: ManifestKeyHint[] }
+  /** `trust`: the event also names trust/root.json (in that bucket): refresh the trust document. */
+  | { type: 's3-keys'; keys: ManifestKeyHint[]; trust?: { bucket: string } }
   | { type: 'ignore'; reason: string }
   | { type: 'garbage'; reason: string };
 
@@ -61,6 +62,7 @@ function parseS3Event(records: unknown, prefix: string): SqsBody {
   if (!Array.isArray(records)) return { type: 'garbage', reason: 'S3 event Records is not an array' };
   const keys: ManifestKeyHint[] = [];
   const seen = new Set<string>();
+  let trust: { bucket: string } | undefined;
   for (const record of records as unknown[]) {
     if (!isObject(record) || record['eventSource'] !== 'aws:s3') continue;
     const s3 = record['s3'];
@@ -71,14 +73,18 @@ function parseS3Event(records: unknown, prefix: string): SqsBody {
     }
     const key = decodeS3EventKey(rawKey);
     if (key === undefined) return { type: 'garbage', reason: `S3 event key ${JSON.stringify(rawKey)} is not URL-encoded correctly` };
+    if (isTrustRootKey(prefix, key)) {
+      trust ??= { bucket };
+      continue;
+    }
     const parsed = parseManifestKey(prefix, key);
     const id = `${bucket}\n${key}`;
     if (parsed === undefined || seen.has(id)) continue;
     seen.add(id);
     keys.push({ bucket, key, ...parsed });
   }
-  if (keys.length === 0) return { type: 'ignore', reason: 'S3 event names no channel or pin key' };
-  return { type: 's3-keys', keys };
+  if (keys.length === 0 && trust === undefined) return { type: 'ignore', reason: 'S3 event names no channel, pin or trust key' };
+  return { type: 's3-keys', keys, ...(trust === undefined ? {} : { trust }) };
 }
 
 /** S3 event keys are form-encoded: '+' is a space, everything else percent-encoded. */

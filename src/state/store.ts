@@ -3,7 +3,7 @@
  * A state file that cannot be read as a valid state is never fatal: it is moved aside for a human
  * to inspect and the agent starts empty (the deploy logic then recovers from the releases on disk).
  */
-import { mkdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HoistError } from '../errors.ts';
 import { formatIssues } from '../util/zod-units.ts';
@@ -107,7 +107,11 @@ export function removeStaleStateTemps(stateDir: string): Promise<string[]> {
   return removeStaleTemps(stateDir, `.${STATE_FILE}`);
 }
 
-/** Writes the state atomically and durably, readable only by the agent's user. */
+/**
+ * Writes the state atomically and durably: owned by the agent, readable by the group of stateDir
+ * (the packages make it root:hoist, so members of `hoist` can run `hoist status --local`) and by
+ * nobody else.
+ */
 export async function saveState(stateDir: string, state: AgentState): Promise<void> {
   // Validate before writing: persisting a state we could not load back would lose it at restart.
   const parsed = agentStateSchema.safeParse(state);
@@ -124,7 +128,8 @@ export async function saveState(stateDir: string, state: AgentState): Promise<vo
       details: { path: stateDir },
     });
   }
-  await writeFileAtomic(join(stateDir, STATE_FILE), `${JSON.stringify(parsed.data, null, 2)}\n`, { mode: 0o600 });
+  const gid = (await stat(stateDir)).gid;
+  await writeFileAtomic(join(stateDir, STATE_FILE), `${JSON.stringify(parsed.data, null, 2)}\n`, { mode: 0o640, gid });
 }
 
 function invalidReason(text: string): { state: AgentState; why?: undefined } | { state?: undefined; why: string } {

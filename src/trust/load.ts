@@ -1,15 +1,22 @@
 /**
- * Reads a `--trust FILE`: YAML or JSON shaped like the `trust:` block, or a whole agent config
+ * Reads a `--trust FILE` (or a `hoist trust publish` policy): YAML or JSON shaped like the `trust:`
+ * block, optionally with an `apps:` mapping of `app/env` to overrides, or a whole agent config
  * whose `trust:` block (and `apps[].trust` overrides) is used.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { HoistError } from '../errors.ts';
-import { formatPath } from '../util/zod-units.ts';
+import { formatPath, zNamedMap } from '../util/zod-units.ts';
 import { resolveTrustPolicy, trustScope, type TrustPolicy } from './policy.ts';
 import { appTrustSchema, trustBlockSchema, type AppTrustBlock } from './schema.ts';
+
+const SCOPE_RE = /^[A-Za-z0-9._-]{1,64}\/[A-Za-z0-9._-]{1,64}$/;
+const appOverridesSchema = zNamedMap(
+  z.string().refine((s) => SCOPE_RE.test(s) && !s.split('/').some((p) => p === '.' || p === '..'), 'expected "app/env"'),
+  appTrustSchema,
+);
 
 export async function loadTrustFile(path: string): Promise<TrustPolicy> {
   const file = resolve(path);
@@ -30,11 +37,24 @@ export async function loadTrustFile(path: string): Promise<TrustPolicy> {
   const agentConfig = isRecord(doc) && 'trust' in doc ? doc : undefined;
   const base: PropertyKey[] = agentConfig ? ['trust'] : [];
   const issues: string[] = [];
-  const block = trustBlockSchema.safeParse(agentConfig ? agentConfig.trust : doc);
+  // A plain trust file may carry its overrides as `apps: { "web/prod": { roles: … } }`.
+  const { apps: appMap, ...rest } = !agentConfig && isRecord(doc) ? doc : { apps: undefined };
+  const block = trustBlockSchema.safeParse(agentConfig ? agentConfig.trust : isRecord(doc) ? rest : doc);
   if (!block.success) issues.push(...prefixed(block.error, base));
 
   const apps = new Map<string, AppTrustBlock>();
   const appPaths = new Map<string, PropertyKey[]>();
+  if (appMap !== undefined) {
+    const parsed = appOverridesSchema.safeParse(appMap);
+    if (parsed.success) {
+      for (const [scope, override] of parsed.data) {
+        apps.set(scope, override);
+        appPaths.set(scope, ['apps', scope, 'trust']);
+      }
+    } else {
+      issues.push(...prefixed(parsed.error, ['apps']));
+    }
+  }
   if (agentConfig && Array.isArray(agentConfig.apps)) {
     for (const [i, app] of (agentConfig.apps as unknown[]).entries()) {
       if (!isRecord(app) || app.trust === undefined) continue;

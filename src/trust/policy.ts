@@ -24,6 +24,12 @@ export interface RolePolicy {
 
 export type RolePolicies = { [R in Role]?: RolePolicy };
 
+/** The root role: who signs trust documents, and the version of the document it belongs to. */
+export interface RootPolicy extends RolePolicy {
+  /** 0 for the config's original root, N for the root of trust document N. */
+  version: number;
+}
+
 export interface TrustPolicy {
   /** name → key */
   keys: Map<string, TrustedKey>;
@@ -35,6 +41,8 @@ export interface TrustPolicy {
   apps: Map<string, RolePolicies>;
   maxValidityMs?: number;
   clockSkewMs: number;
+  /** Set when the agent follows signed trust documents (`trust.root`). */
+  root?: RootPolicy;
 }
 
 export interface ResolveTrustOptions {
@@ -64,6 +72,7 @@ export async function resolveTrustPolicy(block: TrustBlock, options: ResolveTrus
 
   await loadKeys(block.keys, [...base, 'keys'], options.baseDir, keys, issues);
   const roles = resolveRoles(block.roles, [...base, 'roles'], keys, declared, issues);
+  const root = block.root === undefined ? undefined : { ...resolveRole(block.root, 'root', [...base, 'root'], keys, declared, issues), version: block.root.version };
   if (ROLES.every((role) => block.roles[role] === undefined)) {
     issues.push(`${at([...base, 'roles'])}: define at least one role (release or pin)`);
   }
@@ -85,6 +94,7 @@ export async function resolveTrustPolicy(block: TrustBlock, options: ResolveTrus
   }
   const policy: TrustPolicy = { keys, roles, apps, clockSkewMs: block.clockSkew };
   if (block.maxValidity !== undefined) policy.maxValidityMs = block.maxValidity;
+  if (root !== undefined) policy.root = root;
   return policy;
 }
 
@@ -113,37 +123,52 @@ async function loadKeys(
   }
 }
 
-function resolveRoles(
+/**
+ * Resolves role blocks against loaded keys, collecting every problem (with its path) in `issues`.
+ * `declared` holds key names that exist even if they failed to load (not reported twice).
+ */
+export function resolveRoles(
   blocks: { [R in Role]?: RoleBlock | undefined },
   path: PropertyKey[],
-  keys: Map<string, TrustedKey>,
+  keys: ReadonlyMap<string, TrustedKey>,
   declared: ReadonlySet<string>,
   issues: string[],
 ): RolePolicies {
   const out: RolePolicies = {};
   for (const role of ROLES) {
     const block = blocks[role];
-    if (block === undefined) continue;
-    const keyIds = new Set<string>();
-    let complete = true;
-    for (const [i, name] of block.keys.entries()) {
-      const key = keys.get(name);
-      if (key === undefined) {
-        complete = false;
-        if (!declared.has(name)) issues.push(`${formatPath([...path, role, 'keys', i])}: unknown key "${name}"; add it under keys or fix the name`);
-      } else {
-        keyIds.add(key.keyId);
-      }
-    }
-    // Only meaningful once every name resolved; otherwise the unknown-key issue says it all.
-    if (complete && block.threshold > keyIds.size) {
-      issues.push(
-        `${formatPath([...path, role, 'threshold'])}: threshold ${block.threshold} is more than the ${keyIds.size} distinct key${keyIds.size === 1 ? '' : 's'} of the role; it could never be met`,
-      );
-    }
-    out[role] = { keyIds, names: [...block.keys], threshold: block.threshold };
+    if (block !== undefined) out[role] = resolveRole(block, role, [...path, role], keys, declared, issues);
   }
   return out;
+}
+
+/** One role block (`path` is where it sits) against loaded keys; problems go to `issues`. */
+export function resolveRole(
+  block: { keys: readonly string[]; threshold: number },
+  role: string,
+  path: PropertyKey[],
+  keys: ReadonlyMap<string, TrustedKey>,
+  declared: ReadonlySet<string>,
+  issues: string[],
+): RolePolicy {
+  const keyIds = new Set<string>();
+  let complete = true;
+  for (const [i, name] of block.keys.entries()) {
+    const key = keys.get(name);
+    if (key === undefined) {
+      complete = false;
+      if (!declared.has(name)) issues.push(`${formatPath([...path, 'keys', i])}: unknown key "${name}"; add it under keys or fix the name`);
+    } else {
+      keyIds.add(key.keyId);
+    }
+  }
+  // Only meaningful once every name resolved; otherwise the unknown-key issue says it all.
+  if (complete && block.threshold > keyIds.size) {
+    issues.push(
+      `${formatPath([...path, 'threshold'])}: threshold ${block.threshold} is more than the ${keyIds.size} distinct key${keyIds.size === 1 ? '' : 's'} of the ${role} role; it could never be met`,
+    );
+  }
+  return { keyIds, names: [...block.keys], threshold: block.threshold };
 }
 
 /** The role policy for an (app, env): its override when it has one, else the global role. */

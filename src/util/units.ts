@@ -56,6 +56,15 @@ export function formatBytes(bytes: number): string {
   return i === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[i]}`;
 }
 
+/** Milliseconds as a duration string `parseDuration` reads back exactly: `7_776_000_000` → `90d`. */
+export function exactDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = DURATION_UNITS[unit] ?? 1;
+    if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 /** `93_000` → `1m33s`; for ages in the status table and messages. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;

@@ -12,6 +12,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { BUCKET, HOIST_BIN, TEST_AWS_ENV, createHarness, eventually } from '../helpers/harness.ts';
+import { compress, tarBytes } from '../helpers/tarballs.ts';
 import { startForwardProxy } from '../helpers/forward-proxy.ts';
 import { CREDS, listAll, ops, publishArgs } from './ops.ts';
 
@@ -19,9 +20,9 @@ test('SIGINT during a multipart upload aborts it, says nothing was published, ex
   await using h = await createHarness();
   await using proxy = await startForwardProxy();
   proxy.throttleUploads(1_000_000);
-  // 20 MiB that read as gzip (publish checks the magic bytes, not the archive): three parts.
+  // a real archive of 20 MiB that does not compress: three parts
   const file = path.join(h.dir, 'big.tar.gz');
-  await writeFile(file, Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), randomBytes(20 * 1024 * 1024)]));
+  await writeFile(file, compress(tarBytes([{ path: 'blob.bin', body: randomBytes(20 * 1024 * 1024) }]), 'tar+gzip'));
   const args = [...publishArgs(h, '9.9.9', file), '--bucket', BUCKET, '--endpoint', h.aws.endpoint, '--region', 'us-east-1'];
   const child = spawn(process.execPath, [HOIST_BIN, ...args], { env: { ...process.env, ...TEST_AWS_ENV, ...CREDS, HTTP_PROXY: proxy.url } });
   let stdout = '';

@@ -17,7 +17,9 @@ test('publish uploads once, writes channel and history with increasing sequences
   const channel = await readManifest(h, 'channels/web/prod.json');
   assert.equal(channel.payload.kind, 'release');
   assert.equal(channel.payload.version, '1.0.0');
-  assert.deepEqual(channel.payload.notes, { commit: 'abc123', by: 'ci-bot' });
+  const notes = channel.payload.notes as Record<string, string>;
+  assert.deepEqual({ ...notes, unpackedBytes: undefined }, { commit: 'abc123', by: 'ci-bot', unpackedBytes: undefined });
+  assert.match(notes.unpackedBytes ?? '', /^[1-9]\d*$/, 'the unpacked size is recorded for the agents\' free-space check');
   const art = channel.payload.artifact as { key: string; format: string; size: number };
   assert.equal(art.format, 'tar+gzip');
   const days = (Date.parse(String(channel.payload.expiresAt)) - Date.parse(String(channel.payload.issuedAt))) / 86_400_000;

@@ -64,7 +64,7 @@ test('the example config parses, with values and defaults applied', () => {
     maxDecompressionRatio: 200,
   });
   assert.deepEqual(config.report, { s3: true, interval: 300_000, events: true });
-  assert.deepEqual(config.log, { level: 'info' });
+  assert.deepEqual(config.log, { level: 'info', format: 'auto' });
   assert.equal(config.trust.clockSkew, 300_000);
   assert.equal(config.trust.maxValidity, 90 * 86_400_000);
   assert.deepEqual([...config.trust.keys.keys()], ['ci', 'alice', 'bob']);

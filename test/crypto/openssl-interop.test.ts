@@ -12,6 +12,8 @@ import { PAYLOAD_TYPE, serializeEnvelope, signEnvelope, type Envelope } from '..
 import { pae } from '../../src/dsse/pae.ts';
 import { resolveTrustPolicy } from '../../src/trust/policy.ts';
 import { verifyEnvelope } from '../../src/trust/verify.ts';
+import { acceptTrustDocument, bootstrapTrust } from '../../src/trust/root/accept.ts';
+import { TRUST_PAYLOAD_TYPE } from '../../src/trust/root/document.ts';
 
 const run = promisify(execFile);
 
@@ -90,5 +92,46 @@ test('a hoist signature verifies with `openssl pkeyutl -verify -rawin`', async (
     // And openssl notices a changed payload.
     await writeFile(paePath, pae(env.payloadType, Buffer.from(payload.toString().replace('1.0.0', '6.6.6'))));
     await assert.rejects(run('openssl', ['pkeyutl', '-verify', '-rawin', '-pubin', '-inkey', pubPath, '-in', paePath, '-sigfile', sigPath]));
+  });
+});
+
+test('a trust envelope signed with `openssl pkeyutl -sign -rawin` over the PAE is taken (and `hoist verify` accepts it)', async () => {
+  await withDir(async (dir) => {
+    const ids: string[] = [];
+    const pems: string[] = [];
+    for (const name of ['root1', 'root2']) {
+      await run('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', join(dir, `${name}.key`)]);
+      await run('openssl', ['pkey', '-in', join(dir, `${name}.key`), '-pubout', '-out', join(dir, `${name}.pub`)]);
+      ids.push(keyIdOf(await loadPublicKey(join(dir, `${name}.pub`))));
+      pems.push(await readFile(join(dir, `${name}.pub`), 'utf8'));
+    }
+    const doc = Buffer.from(
+      JSON.stringify({
+        schema: 1,
+        kind: 'trust',
+        version: 1,
+        issuedAt: '2026-01-01T00:00:00Z',
+        expiresAt: '2099-01-01T00:00:00Z',
+        keys: { root1: pems[0], root2: pems[1] },
+        roles: { root: { keys: ['root1', 'root2'], threshold: 2 }, release: { keys: ['root1'], threshold: 1 } },
+      }),
+    );
+    await writeFile(join(dir, 'pae.bin'), pae(TRUST_PAYLOAD_TYPE, doc));
+    const signatures = [];
+    for (const [i, name] of ['root1', 'root2'].entries()) {
+      await run('openssl', ['pkeyutl', '-sign', '-rawin', '-inkey', join(dir, `${name}.key`), '-in', join(dir, 'pae.bin'), '-out', join(dir, `${name}.sig`)]);
+      signatures.push({ keyid: ids[i] ?? '', sig: (await readFile(join(dir, `${name}.sig`))).toString('base64') });
+    }
+    const envelope = serializeEnvelope({ payloadType: TRUST_PAYLOAD_TYPE, payload: doc.toString('base64'), signatures });
+    const config = { keys: new Map([['root1', 'root1.pub'], ['root2', 'root2.pub']]), roles: { release: { keys: ['root1'], threshold: 1 } }, root: { keys: ['root1', 'root2'], threshold: 2, version: 0 }, clockSkew: 300_000 };
+    const held = bootstrapTrust(await resolveTrustPolicy(config, { baseDir: dir }));
+    const verdict = acceptTrustDocument(held, envelope, now);
+    assert.equal(verdict.status, 'accepted', verdict.status === 'refused' ? verdict.error.message : '');
+
+    await writeFile(join(dir, 'trust.dsse.json'), envelope);
+    await writeFile(join(dir, 'trust.yaml'), `keys: { root1: root1.pub, root2: root2.pub }\nroles: { release: { keys: [root1] } }\nroot: { keys: [root1, root2], threshold: 2 }\n`);
+    const bin = new URL('../../bin/hoist.js', import.meta.url).pathname;
+    const { stderr } = await run(process.execPath, [bin, 'verify', join(dir, 'trust.dsse.json'), '--trust', join(dir, 'trust.yaml')]);
+    assert.match(stderr, /verified: trust document version 1/);
   });
 });

@@ -78,3 +78,19 @@ test('zsh completion: a #compdef file naming every command with its options', as
   }
   assert.match(zsh, /'\(-k --key\)'\{-k,--key\}'\[[^\]]+\]:file:_files'/);
 });
+
+test('a command with subcommands (hoist trust publish | show): a man page section and completions for each', async () => {
+  const page = renderManPage(program, pkg.version);
+  assert.match(page, /^\.SS "hoist trust \\fIcommand\\fR"$/m);
+  assert.match(page, /^\.SS "hoist trust publish \[\\fIpolicy\\fR\] \[options\]"$/m);
+  assert.match(page, /^\.SS "hoist trust show \[options\]"$/m);
+  const trust = program.commands.find((c) => c.name() === 'trust');
+  for (const sub of trust?.commands ?? []) for (const o of sub.options) assert.ok(page.includes(roff(o.long ?? '')), `trust ${sub.name()} ${o.long ?? ''}`);
+  assert.deepEqual(await complete(['trust', '']), ['publish', 'show', '--help']);
+  assert.deepEqual(await complete(['trust', 'publish', '--dr']), ['--dry-run']);
+  assert.ok((await complete(['trust', 'publish', '--envelope', 'packa'])).includes('package.json'));
+  assert.ok((await complete(['trust', 'show', '--'])).includes('--trust'));
+  const zsh = await readFile(join(REPO, 'packaging/completion/_hoist'), 'utf8');
+  assert.match(zsh, /_values 'trust command' 'publish\[[^\]]+\]' 'show\[[^\]]+\]'/);
+  assert.match(zsh, /^ {8}publish\)$/m);
+});

@@ -98,3 +98,38 @@ test('nextHealthState: a start that ends on successes short of the threshold say
   assert.match(last.reason, /2 of 3 consecutive successes/);
   assert.match(last.reason, /too few probes/);
 });
+
+/** Feeds `[kind, at]`: ok, an answered failure (`bad`), or no answer (`refused`). */
+function runAnswers(results: Array<['ok' | 'bad' | 'refused', number]>, p: HealthPolicy): HealthStep[] {
+  let state = initialHealthState(0);
+  const steps: HealthStep[] = [];
+  for (const [kind, at] of results) {
+    const result = kind === 'ok' ? { ok: true, detail: 'HTTP 200' } : kind === 'bad' ? { ok: false, answered: true, detail: 'HTTP 503 (expected 200)' } : { ok: false, answered: false, detail: 'connect ECONNREFUSED' };
+    const step = nextHealthState(state, result, at, p);
+    steps.push(step);
+    if (step.kind !== 'continue') break;
+    state = step.state;
+  }
+  return steps;
+}
+
+test('failureThreshold: failed answers fail the release at once inside startPeriod; refusals neither count nor break the run', () => {
+  const p: HealthPolicy = { startPeriodMs: 60_000, intervalMs: 100, successThreshold: 3, failureThreshold: 3, bakeMs: 500 };
+  const table: Array<{ name: string; results: Array<['ok' | 'bad' | 'refused', number]>; kinds: string; reason?: RegExp }> = [
+    { name: 'three 503s in a row', results: [['bad', 0], ['bad', 100], ['bad', 200]], kinds: 'continue continue unhealthy', reason: /3 failed answers in a row \(failureThreshold 3\), 200ms into startPeriod: HTTP 503/ },
+    { name: 'refusals while starting do not count', results: [['refused', 0], ['refused', 100], ['refused', 200], ['refused', 300], ['bad', 400], ['bad', 500]], kinds: 'continue continue continue continue continue continue' },
+    { name: 'a refusal between failed answers does not break their run', results: [['bad', 0], ['refused', 100], ['bad', 200], ['bad', 300]], kinds: 'continue continue continue unhealthy' },
+    { name: 'a success resets the run', results: [['bad', 0], ['bad', 100], ['ok', 200], ['bad', 300], ['bad', 400]], kinds: 'continue continue continue continue continue' },
+    { name: 'in bake one flaky probe is forgiven, failureThreshold failures of any kind roll back', results: [['ok', 0], ['ok', 100], ['ok', 200], ['refused', 300], ['ok', 400], ['bad', 450], ['refused', 460], ['bad', 470]], kinds: 'continue continue continue continue continue continue continue unhealthy', reason: /failed during bake, .* \(3 failures in a row\)/ },
+  ];
+  for (const c of table) {
+    const steps = runAnswers(c.results, p);
+    assert.equal(steps.map((s) => s.kind).join(' '), c.kinds, c.name);
+    const last = steps.at(-1);
+    if (c.reason !== undefined) assert.match(last?.kind === 'unhealthy' ? last.reason : '', c.reason, c.name);
+  }
+  // without failureThreshold (the policy of older configs) start never fails early and bake fails at the first failure
+  const old: HealthPolicy = { startPeriodMs: 60_000, intervalMs: 100, successThreshold: 1, bakeMs: 500 };
+  assert.equal(runAnswers([['bad', 0], ['bad', 100], ['bad', 200], ['bad', 300]], old).map((s) => s.kind).join(' '), 'continue continue continue continue');
+  assert.equal(runAnswers([['ok', 0], ['bad', 100]], old).map((s) => s.kind).join(' '), 'continue unhealthy');
+});

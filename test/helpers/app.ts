@@ -19,7 +19,8 @@
  * Behaviours: 'healthy'; 'unhealthy' (/healthz is 500); 'crash' (exits with status 3 before
  * listening, so restart.sh fails); { failAfterMs } (healthy, then 500 once that long has passed since the first
  * /healthz request);
- * { crashAfterMs } (listens, so restart.sh succeeds, then exits: probes get ECONNREFUSED).
+ * { crashAfterMs } (listens, so restart.sh succeeds, then exits: probes get ECONNREFUSED);
+ * { hangFirstMs, then } (/healthz does not answer for that long after start, then healthy or 500).
  *
  * Typical agent config: `restart: { run: "APP_PORT=1234 APP_PID_FILE=/tmp/x/app.pid ./restart.sh" }`
  * plus `HOIST_TEST_NODE=…` when the `node` on PATH is not the one to use.
@@ -29,7 +30,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
-export type AppBehaviour = 'healthy' | 'unhealthy' | 'crash' | { failAfterMs: number } | { crashAfterMs: number };
+export type AppBehaviour = 'healthy' | 'unhealthy' | 'crash' | { failAfterMs: number } | { crashAfterMs: number } | { hangFirstMs: number; then: 'healthy' | 'unhealthy' };
 
 export interface AppReleaseOptions {
   readonly version: string;
@@ -48,6 +49,7 @@ export async function writeAppRelease(dir: string, options: AppReleaseOptions): 
 function behaviourJson(behaviour: AppBehaviour): Record<string, unknown> {
   if (typeof behaviour === 'string') return { kind: behaviour };
   if ('failAfterMs' in behaviour) return { kind: 'failAfter', ms: behaviour.failAfterMs };
+  if ('hangFirstMs' in behaviour) return { kind: 'hangFirst', ms: behaviour.hangFirstMs, then: behaviour.then };
   return { kind: 'crashAfter', ms: behaviour.crashAfterMs };
 }
 
@@ -169,9 +171,14 @@ function healthy() {
   return true;
 }
 
+const started = Date.now();
 const server = createServer((req, res) => {
+  if (req.method === 'GET' && req.url === '/healthz' && behaviour.kind === 'hangFirst' && Date.now() - started < behaviour.ms) {
+    // no answer at all for a while (a probe times out), like an app still warming up
+    return;
+  }
   if (req.method === 'GET' && req.url === '/healthz') {
-    const ok = healthy();
+    const ok = behaviour.kind === 'hangFirst' ? behaviour.then === 'healthy' : healthy();
     res.writeHead(ok ? 200 : 500, { 'content-type': 'text/plain' });
     res.end((ok ? 'ok ' : 'unhealthy ') + version + '\\n');
   } else if (req.method === 'GET' && req.url === '/version') {

@@ -96,7 +96,10 @@ export function attackAs(user: LocalUser, script: string, env: Record<string, st
         reject(new Error(`attacker exited ${String(code)} without a tally:\n${output}`));
         return;
       }
-      resolve({ attempts: Number(m[1]), won: Number(m[2]), output });
+      const result = { attempts: Number(m[1]), won: Number(m[2]), output };
+      // in the test output: what the attacker tried, and what its own rights let it do
+      console.log(`# attacker ${user.name}: ${result.attempts} attempts, ${result.won} took effect`);
+      resolve(result);
     });
   });
 }

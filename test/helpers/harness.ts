@@ -103,6 +103,7 @@ export interface ConfigOverrides {
   /** More apps, appended after `web/prod` as they are. */
   readonly extraApps?: Array<Record<string, unknown>>;
   readonly report?: Record<string, unknown>;
+  readonly drain?: Record<string, unknown>;
 }
 
 export interface AgentProcess {
@@ -273,6 +274,7 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
           ...(o.extraApps ?? []),
         ],
         ...(o.report === undefined ? {} : { report: o.report }),
+        ...(o.drain === undefined ? {} : { drain: o.drain }),
         limits: o.limits ?? {},
         log: { level: 'debug' },
         trust: o.trust ?? {

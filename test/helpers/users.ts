@@ -1,20 +1,24 @@
 /**
  * The throw-away local users of the privilege tests, made once per test run by the global set-up
- * (test/setup/global.ts, `useradd` takes a lock: never per test) and removed at its end.
+ * (test/setup/global.ts, `useradd` takes a lock: never per test) and removed at its end. Their
+ * names carry a suffix of the run (HOIST_TEST_USER_SUFFIX, set by the set-up for the test
+ * processes it starts), so two runs on one machine never remove each other's users.
  *
  * - APP_USER: an app's user, and the attacker in race tests (a real process with its uid);
  *   a member of EXTRA_GROUP, so hooks can be checked for supplementary groups;
  * - OTHER_USER: another app's user;
- * - READER_USER: a member of the `hoist` group (reads `status --local`).
+ * - READER_USER: a member of READER_GROUP (stands for the `hoist` group: reads `status --local`).
  */
 import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 
-export const APP_USER = 'hoist-t-app';
-export const OTHER_USER = 'hoist-t-other';
-export const READER_USER = 'hoist-t-reader';
-export const EXTRA_GROUP = 'hoist-t-extra';
-export const HOIST_GROUP = 'hoist';
+const suffix = process.env.HOIST_TEST_USER_SUFFIX ?? '';
+
+export const APP_USER = `hoist-t-app${suffix}`;
+export const OTHER_USER = `hoist-t-other${suffix}`;
+export const READER_USER = `hoist-t-reader${suffix}`;
+export const EXTRA_GROUP = `hoist-t-extra${suffix}`;
+export const READER_GROUP = `hoist-t-readers${suffix}`;
 
 export interface LocalUser {
   readonly name: string;

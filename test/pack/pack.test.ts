@@ -10,6 +10,9 @@ import { isHoistError } from '../../src/errors.ts';
 import { symlinkStaysInside } from '../../src/pack/entries.ts';
 import { normalisePackMode } from '../../src/pack/mode.ts';
 import { defaultPackMtime, packDirectory } from '../../src/pack/pack.ts';
+import { portableGzipHeader } from '../../src/pack/compress.ts';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
+import { FIXED_TREE_ENTRIES, FIXED_TREE_TAR_SHA256, makeFixedTree } from './fixture.ts';
 
 const run = promisify(execFile);
 const tar = async (...args: string[]): Promise<string> =>
@@ -53,7 +56,40 @@ const EXPECTED_NAMES = [
   'lib/deep/data.json',
 ];
 
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
 describe('packDirectory', () => {
+  it('packs the fixed tree to the tar it has always packed to (uncompressed digest), gzip and zstd', async (t) => {
+    const root = await tempDir(t);
+    const src = await makeFixedTree(root);
+    for (const zstd of [false, true]) {
+      const out = path.join(root, zstd ? 'r.tar.zst' : 'r.tar.gz');
+      const result = await packDirectory(src, out, { zstd, mtime: new Date(0) });
+      assert.equal(result.entries, FIXED_TREE_ENTRIES);
+      const compressed = await readFile(out);
+      const tarBytes = zstd ? zstdDecompressSync(compressed) : gunzipSync(compressed);
+      assert.equal(sha256(tarBytes), FIXED_TREE_TAR_SHA256, zstd ? 'zstd' : 'gzip');
+    }
+  });
+
+  it('compresses to the same bytes whatever the buffer size, and zstd to a single frame', async (t) => {
+    const root = await tempDir(t);
+    const src = await makeFixedTree(root);
+    for (const zstd of [false, true]) {
+      const digests = new Set<string>();
+      for (const [chunkBytes, chunks] of [
+        [4096, 2],
+        [64 * 1024, 4],
+        [undefined, undefined],
+      ] as const) {
+        const out = path.join(root, `r-${chunkBytes ?? 'default'}.${zstd ? 'zst' : 'gz'}`);
+        digests.add((await packDirectory(src, out, { zstd, ...(chunkBytes === undefined ? {} : { chunkBytes, chunks }) })).sha256);
+        if (zstd) assert.match((await run('zstd', ['-lv', out])).stdout, /# Zstandard Frames: 1\n/);
+      }
+      assert.equal(digests.size, 1, zstd ? 'zstd' : 'gzip');
+    }
+  });
+
   it('is reproducible: the same tree packed twice, with new timestamps, gives the same bytes', async (t) => {
     const root = await tempDir(t);
     const src = await makeRelease(root);
@@ -217,6 +253,21 @@ describe('packDirectory', () => {
 });
 
 describe('pack helpers', () => {
+  it('marks the gzip header "unknown OS" wherever the first chunks end', () => {
+    const header = (): Buffer => Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xaa]);
+    for (const split of [1, 5, 9, 10, 11]) {
+      const whole = header();
+      const first = whole.subarray(0, split);
+      const rest = whole.subarray(split);
+      portableGzipHeader(first, 0);
+      portableGzipHeader(rest, split);
+      assert.deepEqual([...whole], [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0xaa], `split at ${split}`);
+    }
+    const later = Buffer.from([9, 9]);
+    portableGzipHeader(later, 100);
+    assert.deepEqual([...later], [9, 9], 'only the header is touched');
+  });
+
   it('normalises modes', () => {
     const table: [Parameters<typeof normalisePackMode>[0], number, number][] = [
       ['directory', 0o700, 0o755],

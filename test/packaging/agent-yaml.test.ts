@@ -53,3 +53,11 @@ test('the commented-out options are valid too (sqs, window, per-app trust, group
   assert.equal(app.group, 'web');
   assert.equal(config.limits.maxDepth, 64);
 });
+
+test('each commented-out metrics line is valid', () => {
+  const listen = parseConfig(parseYaml(uncomment(text, '# metrics: { listen: "127.0.0.1:9464" }', 1), 'agent.yaml'), 'agent.yaml');
+  assert.equal(listen.metrics?.listen, '127.0.0.1:9464');
+  const textfile = parseConfig(parseYaml(uncomment(text, '# metrics: { textfile: /var/lib/node_exporter/textfile/hoist.prom }', 1), 'agent.yaml'), 'agent.yaml');
+  assert.equal(textfile.metrics?.textfile, '/var/lib/node_exporter/textfile/hoist.prom');
+  assert.equal(parseConfig(parseYaml(text, 'agent.yaml'), 'agent.yaml').log.format, 'auto');
+});

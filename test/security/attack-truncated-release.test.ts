@@ -6,10 +6,13 @@
  * test/unpack/attack-truncated-stream.test.ts for the compressed layer).
  */
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
 import { isHoistError } from '../../src/errors.ts';
 import { DEFAULT_UNPACK_LIMITS, unpackArchive } from '../../src/unpack/unpack.ts';
+import { writeAppRelease } from '../helpers/app.ts';
 import { createHarness } from '../helpers/harness.ts';
 import { compress, tarBytes, type TarEntrySpec } from '../helpers/tarballs.ts';
 import { writeFile } from 'node:fs/promises';
@@ -63,3 +66,28 @@ test('attack: truncated release through the agent: refused with HOIST_ARCHIVE_TR
   assert.equal(await h.served(), '1.0.0');
   assert.equal(await h.current(), '1.0.0');
 });
+
+test('a .tar.zst split across frames by the zstd CLI deploys whole through the agent', async () => {
+  await using h = await createHarness();
+  await h.writeConfig();
+  // the test app plus 300 files, tarred by GNU tar, cut in the middle, each half its own zstd frame
+  const src = path.join(h.dir, 'multi-src');
+  await mkdir(src, { recursive: true });
+  await writeAppRelease(src, { version: '3.0.0' });
+  for (let i = 0; i < 300; i++) await writeFile(path.join(src, `data-${String(i).padStart(3, '0')}.txt`), `file ${i}\n`.repeat(50));
+  const tar = path.join(h.dir, 'multi.tar');
+  execFileSync('tar', ['-C', src, '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '-cf', tar, '.']);
+  const bytes = await readFile(tar);
+  const half = Math.floor(bytes.length / 2);
+  const frames = Buffer.concat([zstd(bytes.subarray(0, half)), zstd(bytes.subarray(half))]);
+  await h.publish('3.0.0', await h.upload(frames, 'tar+zstd'));
+  const r = await h.once();
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await h.served(), '3.0.0');
+  const files = (await readdir(path.join(h.root, 'current'))).filter((n) => n.startsWith('data-'));
+  assert.equal(files.length, 300, 'every file of both frames is there');
+});
+
+function zstd(data: Buffer): Buffer {
+  return execFileSync('zstd', ['-q', '-c'], { input: data, maxBuffer: 64 * 1024 * 1024 });
+}

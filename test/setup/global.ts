@@ -1,10 +1,15 @@
 /**
  * Global set-up of `npm test` (node --test-global-setup): the local users and groups of the
  * privilege tests, made once for the whole run and removed at its end (only what this run made).
- * Needs root, as CI runs; without it nothing is made and the privilege tests say so.
+ * Their names end in a suffix of this run, handed to the test processes through the environment,
+ * so runs side by side on one machine keep to their own users. Needs root, as CI runs; without
+ * it nothing is made and the privilege tests say so.
  */
 import { execFileSync } from 'node:child_process';
-import { APP_USER, EXTRA_GROUP, HOIST_GROUP, OTHER_USER, READER_USER } from '../helpers/users.ts';
+
+// set before the helpers read it: they name the users from it
+process.env.HOIST_TEST_USER_SUFFIX ??= `-${process.pid.toString(36)}`;
+const { APP_USER, EXTRA_GROUP, OTHER_USER, READER_GROUP, READER_USER } = await import('../helpers/users.ts');
 
 const madeUsers: string[] = [];
 const madeGroups: string[] = [];
@@ -33,10 +38,10 @@ function user(name: string, groups: string[]): void {
 export function globalSetup(): void {
   if (process.getuid?.() !== 0) return;
   group(EXTRA_GROUP);
-  group(HOIST_GROUP);
+  group(READER_GROUP);
   user(APP_USER, [EXTRA_GROUP]);
   user(OTHER_USER, []);
-  user(READER_USER, [HOIST_GROUP]);
+  user(READER_USER, [READER_GROUP]);
 }
 
 export function globalTeardown(): void {

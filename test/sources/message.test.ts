@@ -95,3 +95,19 @@ test('decodeS3EventKey', () => {
   assert.equal(decodeS3EventKey('a+b%2Fc'), 'a b/c');
   assert.equal(decodeS3EventKey('%'), undefined);
 });
+
+test('an S3 event naming trust/root.json asks for a trust refresh (in that bucket), alone or with manifest keys', () => {
+  assert.deepEqual(parseSqsBody(s3Event('rel/trust/root.json'), 'rel/'), { type: 's3-keys', keys: [], trust: { bucket: 'hoist-releases' } });
+  assert.deepEqual(parseSqsBody(sns(s3Event('trust/root.json', 'other')), ''), { type: 's3-keys', keys: [], trust: { bucket: 'other' } });
+  const both = JSON.stringify({
+    Records: [
+      { eventSource: 'aws:s3', s3: { bucket: { name: 'b' }, object: { key: 'trust/history/4.json' } } },
+      { eventSource: 'aws:s3', s3: { bucket: { name: 'b' }, object: { key: 'trust/root.json' } } },
+      { eventSource: 'aws:s3', s3: { bucket: { name: 'b' }, object: { key: 'channels/web/prod.json' } } },
+    ],
+  });
+  assert.deepEqual(parseSqsBody(both, ''), { type: 's3-keys', keys: [{ bucket: 'b', key: 'channels/web/prod.json', kind: 'release', app: 'web', env: 'prod' }], trust: { bucket: 'b' } });
+  // Another prefix's trust document, or a history entry alone, is not this host's hint.
+  assert.equal(parseSqsBody(s3Event('trust/root.json'), 'rel/').type, 'ignore');
+  assert.equal(parseSqsBody(s3Event('trust/history/4.json'), '').type, 'ignore');
+});

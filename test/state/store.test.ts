@@ -74,14 +74,16 @@ test('a missing state file loads as the empty state', async (t) => {
   assert.deepEqual(await loadState(join(dir, 'not-created-yet')), { state: emptyState() });
 });
 
-test('state round-trips through saveState/loadState with mode 0600', async (t) => {
+test('state round-trips through saveState/loadState, mode 0640 with the group of stateDir', async (t) => {
   const dir = await stateDir(t);
   const nested = join(dir, 'var', 'lib', 'hoist');
   const state = withAppState(emptyState(), appKey('web', 'prod'), () => fullAppState());
   await saveState(nested, state);
   const loaded = await loadState(nested);
   assert.deepEqual(loaded, { state });
-  assert.equal((await stat(join(nested, 'state.json'))).mode & 0o777, 0o600);
+  const st = await stat(join(nested, 'state.json'));
+  assert.equal(st.mode & 0o777, 0o640);
+  assert.equal(st.gid, (await stat(nested)).gid);
   assert.deepEqual(await readdir(nested), ['state.json']);
   // Saving again replaces it completely.
   const next = withAppState(state, 'web/prod', (app) => ({ ...app, state: 'deploying' }));

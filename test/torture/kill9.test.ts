@@ -6,9 +6,10 @@
  * - right away: state.json is valid, `current` resolves to a complete release that either was
  *   healthy or is the one under health check;
  * - after the restart: no `.staging-*`, `current.tmp-*` or `.part` is left, no transaction is open,
- *   and the host runs the channel's release — or, when the release was flipped but never passed
- *   its health check (or fails it), the previous healthy release with the bad artifact on the
- *   failed list — and the app serves exactly that version.
+ *   and the host runs the channel's release (a release flipped but not committed is checked again
+ *   at the start and, being healthy, committed) — or, when the release fails its health check or
+ *   its rollback was under way, the previous healthy release with the bad artifact on the failed
+ *   list — and the app serves exactly that version.
  *
  * The kill points come from a seeded PRNG (HOIST_TORTURE_SEED, printed with the plan). CI runs a
  * quick sample of 15 points, one per part of the path; HOIST_TORTURE=full runs 56.
@@ -197,8 +198,11 @@ async function inspectAfterKill(round: Round, p: KillPoint): Promise<Expect> {
   }
   // A release that fails health always ends rolled back, wherever the kill landed.
   if (p.template.payload === 'unhealthy') return 'rollback';
-  const flippedUncommitted = app.txn !== undefined && (cur.dir === app.txn.target.dir || app.txn.step === 'rolling-back');
-  return flippedUncommitted ? 'rollback' : 'target';
+  // A healthy release flipped but not committed is checked again and committed; only a rollback
+  // that was under way (journalled, or `current` already back after the restart) is finished.
+  const txn = app.txn;
+  const rollingBack = txn !== undefined && (txn.step === 'rolling-back' || ((txn.step === 'restarted' || txn.step === 'health') && cur.dir !== txn.target.dir));
+  return rollingBack ? 'rollback' : 'target';
 }
 
 async function converged(h: Harness, expect: Expect, round: Round): Promise<boolean> {

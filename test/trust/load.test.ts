@@ -128,3 +128,33 @@ test('agent config issues carry trust. and apps[i].trust. paths', async () => {
     });
   });
 });
+
+test('a plain trust file may carry app/env overrides under apps (a trust publish policy), and a root', async () => {
+  await withDir(async (dir) => {
+    const file = join(dir, 'policy.yaml');
+    await writeFile(
+      file,
+      [
+        'keys:',
+        '  ci: keys/ci.pub',
+        `  alice: ${JSON.stringify(alice.publicPem)}`,
+        'roles:',
+        '  release: { keys: [ci, alice], threshold: 1 }',
+        'root: { keys: [alice], threshold: 1 }',
+        'apps:',
+        '  web/prod: { roles: { release: { keys: [ci, alice], threshold: 2 } } }',
+        '  __proto__/prod: { roles: { pin: { keys: [alice] } } }',
+        '',
+      ].join('\n'),
+    );
+    const policy = await loadTrustFile(file);
+    assert.equal(rolePolicy(policy, 'web', 'prod', 'release')?.threshold, 2);
+    assert.equal(rolePolicy(policy, 'web', 'staging', 'release')?.threshold, 1);
+    assert.equal(rolePolicy(policy, '__proto__', 'prod', 'pin')?.threshold, 1);
+    assert.equal(policy.root?.threshold, 1);
+    await writeFile(file, 'keys: { ci: keys/ci.pub }\nroles: { release: { keys: [ci] } }\napps: { webprod: { roles: { release: { keys: [ghost] } } } }\n');
+    await rejectsWith(file, 'HOIST_CONFIG_INVALID', (error) => {
+      assert.deepEqual(error.details?.issues, ['apps.webprod: expected "app/env"']);
+    });
+  });
+});

@@ -106,3 +106,27 @@ test('two names for the same key are one distinct key', async () => {
   assert.equal(policy.roles.release?.keyIds.size, 1);
   assert.deepEqual(signerNames(policy, [ci.keyId]), ['ci/ci-again']);
 });
+
+test('trust.root resolves like a role, with its version (0 unless a fleet image names a later root)', async () => {
+  const r1 = makeKey('root1');
+  const r2 = makeKey('root2');
+  const policy = await policyFor([ci, r1, r2], { release: { keys: ['ci'] } }, { root: { keys: ['root1', 'root2'], threshold: 2 } });
+  assert.deepEqual(policy.root, { keyIds: new Set([r1.keyId, r2.keyId]), names: ['root1', 'root2'], threshold: 2, version: 0 });
+  const later = await policyFor([ci, r1], { release: { keys: ['ci'] } }, { root: { keys: ['root1'], version: 7 } });
+  assert.equal(later.root?.version, 7);
+  assert.equal((await policyFor([ci], { release: { keys: ['ci'] } })).root, undefined);
+
+  const block = trustBlockSchema.parse({ keys: { ci: ci.publicPem, root1: r1.publicPem }, roles: { release: { keys: ['ci'] } }, root: { keys: ['root1', 'rootX'], threshold: 1 } });
+  await assert.rejects(resolveTrustPolicy(block, { baseDir: '.' }), (error: unknown) => {
+    assert.ok(error instanceof HoistError);
+    assert.deepEqual(error.details?.issues, ['trust.root.keys[1]: unknown key "rootX"; add it under keys or fix the name']);
+    return true;
+  });
+  const tooHigh = trustBlockSchema.parse({ keys: { root1: r1.publicPem, ci: ci.publicPem }, roles: { release: { keys: ['ci'] } }, root: { keys: ['root1'], threshold: 2 } });
+  await assert.rejects(resolveTrustPolicy(tooHigh, { baseDir: '.' }), (error: unknown) => {
+    assert.ok(error instanceof HoistError);
+    assert.match(String((error.details?.issues as string[])[0]), /^trust\.root\.threshold: threshold 2 is more than the 1 distinct key of the root role/);
+    return true;
+  });
+  assert.equal(trustBlockSchema.safeParse({ keys: {}, roles: {}, root: { keys: [], threshold: 1 } }).success, false);
+});

@@ -7,7 +7,7 @@ export function register(program: Command): void {
     .command('agent')
     .description('run the deployment agent: learn of manifests, verify, deploy, health-check, roll back')
     .option('-c, --config <file>', 'agent configuration (YAML)', DEFAULT_CONFIG)
-    .option('--once', 'reconcile every app once and exit: 0 ok or nothing to do, 1 a deploy failed or rolled back, 2 config error')
+    .option('--once', 'reconcile every app once and exit: 0 ok or nothing to do, 1 a deploy failed or rolled back, a manifest was rejected or the release is skipped (failed list, halt), 2 config error')
     .addHelpText(
       'after',
       `
@@ -15,8 +15,9 @@ Examples:
   hoist agent --config /etc/hoist/agent.yaml          # the daemon, as systemd runs it
   hoist agent --config ./agent.yaml --once            # one reconcile, then exit
 
-Signals: SIGTERM drains (never between the flip and the health decision) and exits 0;
-SIGHUP reloads the config (an invalid new config is logged and the old one kept).`,
+Signals: SIGTERM drains within drain.timeout and exits 0 (a health check not decided by then is
+checked again at the next start); SIGHUP reloads the config (an invalid new config is logged and
+the old one kept).`,
     )
     .action(async (opts: { config: string; once?: boolean }) => {
       // Loaded here so `hoist --help` and the offline commands do not pay for the AWS SDK.

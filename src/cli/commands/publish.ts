@@ -8,6 +8,7 @@ import { serializeEnvelope } from '../../dsse/envelope.ts';
 import { formatBytes } from '../../util/units.ts';
 import { ciRunFromEnv, planRelease } from '../../publish/plan.ts';
 import { inspectArtifact, uploadArtifact } from '../../publish/upload.ts';
+import { archiveFacts } from '../../publish/archive-facts.ts';
 import { writeRelease } from '../../publish/release.ts';
 import { createProgress } from '../../publish/progress.ts';
 import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
@@ -89,6 +90,8 @@ async function publishUntil(opts: PublishOptions, signal: AbortSignal): Promise<
   const rollout = rolloutFromOptions(opts, new Date());
   const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'release', app: opts.app, env: opts.env });
   const artifact = await inspectArtifact(opts.artifact, signal);
+  // read once through: refuses a truncated archive, and tells agents how much room it needs
+  const facts = await archiveFacts(opts.artifact, artifact.format, signal);
   const keys = keysOf(opts);
   const artifactKey = keys.artifact(opts.app, artifact.sha256, artifactExtension(artifact.format));
   const by = defaultBy(opts.by);
@@ -104,7 +107,7 @@ async function publishUntil(opts: PublishOptions, signal: AbortSignal): Promise<
       rollout,
       ...(opts.retryFailed === true ? { retryFailed: true } : {}),
       previousSequences: previous,
-      notes: { commit: opts.commit, ciRun: opts.ciRun ?? ciRunFromEnv(process.env), by },
+      notes: { commit: opts.commit, ciRun: opts.ciRun ?? ciRunFromEnv(process.env), by, unpackedBytes: String(facts.unpackedBytes) },
     });
   plan([]);
 

@@ -129,6 +129,10 @@ async function localStatus(file: string, json: boolean): Promise<void> {
       previous: s.previous ?? null,
       lastAttempt: s.lastAttempt ?? null,
       deploying: s.txn === undefined ? null : { version: s.txn.target.version, step: s.txn.step },
+      // what the verified channel or pin says this host should run (what it runs, outside the cohort)
+      desired: s.desired ?? (s.current === undefined ? null : { version: s.current.version, sha256: s.current.sha256, sequence: s.current.sequence, kind: s.current.kind }),
+      rejected: s.rejected ?? null,
+      skipped: s.skipped ?? null,
       failed: s.failed,
     };
   });
@@ -138,16 +142,22 @@ async function localStatus(file: string, json: boolean): Promise<void> {
   }
   writeOut(
     renderTable(
-      ['APP', 'ENV', 'STATE', 'VERSION', 'SINCE', 'PREVIOUS', 'LAST ATTEMPT'],
+      ['APP', 'ENV', 'STATE', 'VERSION', 'DESIRED', 'SINCE', 'PREVIOUS', 'LAST ATTEMPT'],
       rows.map((r) => [
         r.app,
         r.env,
         r.deploying === null ? r.state : `${r.state} (${r.deploying.version}: ${r.deploying.step})`,
         r.current?.version ?? '-',
+        r.desired === null ? '-' : `${r.desired.version}${r.desired.kind === 'pin' ? ' (pin)' : ''}`,
         r.current === null ? '-' : `${formatDuration(now - Date.parse(r.current.since))} ago`,
         r.previous?.version ?? '-',
         r.lastAttempt === null ? '-' : `${r.lastAttempt.version ?? ''} ${r.lastAttempt.outcome}${r.lastAttempt.code === undefined ? '' : ` ${r.lastAttempt.code}`}`.trim(),
       ]),
     ),
   );
+  // what was refused or left aside, and why: never silent
+  for (const r of rows) {
+    if (r.rejected !== null) writeOut(`${r.app}/${r.env} rejected${r.rejected.sequence === undefined ? '' : ` sequence ${r.rejected.sequence}`} (${r.rejected.code}, ${formatDuration(now - Date.parse(r.rejected.at))} ago): ${r.rejected.message}\n`);
+    if (r.skipped !== null) writeOut(`${r.app}/${r.env} skipped: ${r.skipped.reason}${r.skipped.eligibleAt === undefined ? '' : ` until ${r.skipped.eligibleAt}`}${r.skipped.message === undefined ? '' : ` (${r.skipped.message})`}\n`);
+  }
 }

@@ -1,0 +1,73 @@
+/** The floor of a host without a high-water mark, read from history/ on a real S3 emulator. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { classifyAgainstFloor, historyFloors } from '../../src/agent/floor.ts';
+import { serializeEnvelope, signEnvelope } from '../../src/dsse/envelope.ts';
+import { startAws } from '../helpers/fauxqs.ts';
+import { makeKey, payload, policyFor, SHA } from '../trust/fixtures.ts';
+
+const ci = makeKey('ci');
+const alice = makeKey('alice');
+const stranger = makeKey('stranger');
+const POLICY = await policyFor([ci, alice], { release: { keys: ['ci'] }, pin: { keys: ['alice'] } });
+const BUCKET = 'floors';
+
+function release(sequence: number, key = ci, extra: Record<string, unknown> = {}): string {
+  return serializeEnvelope(signEnvelope(payload({ sequence, ...extra }), key.privateKey));
+}
+
+function pin(sequence: number): string {
+  const artifact = { key: `artifacts/web/${SHA}.tar.gz`, sha256: SHA, size: 1, format: 'tar+gzip' };
+  return serializeEnvelope(signEnvelope(payload({ kind: 'pin', sequence, artifact, reason: 'hold' }), alice.privateKey));
+}
+
+function digestOf(envelope: string): string {
+  const env = JSON.parse(envelope) as { payload: string };
+  return createHash('sha256').update(Buffer.from(env.payload, 'base64')).digest('hex');
+}
+
+test('the floor is the newest history entry that verifies, per kind, from one LIST', async () => {
+  await using aws = await startAws();
+  await aws.createBucket(BUCKET);
+  const put = (key: string, body: string) => aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+  const good = release(200, ci, { issuedAt: '2020-01-01T00:00:00Z', expiresAt: '2020-02-01T00:00:00Z' });
+  await put('history/web/prod/100.json', release(100));
+  await put('history/web/prod/200.json', good); // long expired: still the channel's high point
+  await put('history/web/prod/300.json', release(300, stranger)); // not signed by a trusted key
+  await put('history/web/prod/400.json', release(150)); // holds another sequence than its name
+  await put('history/web/prod/500.json', 'garbage');
+  await put('history/web/prod/notes.txt', 'ignored');
+  await put('history/web/staging/900.json', release(900, ci, { env: 'staging' }));
+  await put('history/web/prod/pins/50.json', pin(50));
+  await put('history/web/prod/pins/60.json', release(60)); // a release where a pin belongs
+  const skipped: string[] = [];
+  const result = await historyFloors(aws.s3, { bucket: BUCKET, prefix: '', app: 'web', env: 'prod', policy: POLICY, maxBytes: 65_536, onSkip: (key, e) => skipped.push(`${key} ${e.code}`) });
+  assert.deepEqual(result.floors, { release: { sequence: 200, digest: digestOf(good) }, pin: { sequence: 50, digest: digestOf(pin(50)) } });
+  assert.equal(result.requests, 1 + 4 + 2, 'one LIST, then GETs of the newest until one verifies');
+  assert.deepEqual(skipped, [
+    'history/web/prod/500.json HOIST_ENVELOPE_MALFORMED',
+    'history/web/prod/400.json HOIST_MANIFEST_MISMATCH',
+    'history/web/prod/300.json HOIST_SIGNATURE_UNTRUSTED',
+    'history/web/prod/pins/60.json HOIST_SIGNATURE_UNTRUSTED',
+  ]);
+
+  const none = await historyFloors(aws.s3, { bucket: BUCKET, prefix: '', app: 'api', env: 'prod', policy: POLICY, maxBytes: 65_536 });
+  assert.deepEqual(none, { floors: {}, requests: 1 });
+  await assert.rejects(historyFloors(aws.s3, { bucket: 'no-such-bucket', prefix: '', app: 'web', env: 'prod', policy: POLICY, maxBytes: 65_536 }), { code: 'HOIST_S3' });
+});
+
+test('a manifest against the floor', () => {
+  const floor = { sequence: 200, digest: 'a'.repeat(64) };
+  const cases: Array<[string, number, string, string]> = [
+    ['no floor: anything is new', 1, 'b'.repeat(64), 'new'],
+    ['above the floor', 201, 'b'.repeat(64), 'new'],
+    ['the floor entry itself', 200, 'a'.repeat(64), 'new'],
+    ['the floor sequence with other bytes', 200, 'b'.repeat(64), 'conflict'],
+    ['below the floor: an old release put back', 199, 'a'.repeat(64), 'replay'],
+  ];
+  for (const [name, sequence, digest, expected] of cases) {
+    assert.equal(classifyAgainstFloor(name.startsWith('no floor') ? undefined : floor, sequence, digest), expected, name);
+  }
+});
