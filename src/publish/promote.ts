@@ -109,7 +109,8 @@ export interface PromotionInput {
 export function planPromotion(input: PromotionInput): ReleaseManifest {
   const s = input.source;
   const artifact: ArtifactRef = { key: input.artifactKey, sha256: s.artifact.sha256, size: s.artifact.size, format: s.artifact.format };
-  const notes: NotesInput = { commit: s.notes?.commit, ciRun: s.notes?.ciRun, by: input.by, promotedFrom: `${s.env}@${s.sequence}` };
+  // the same artifact unpacks to the same size: the agents' free-space check keeps its figure
+  const notes: NotesInput = { commit: s.notes?.commit, ciRun: s.notes?.ciRun, unpackedBytes: s.notes?.unpackedBytes, by: input.by, promotedFrom: `${s.env}@${s.sequence}` };
   return planRelease({
     app: s.app,
     env: input.to,

@@ -55,13 +55,13 @@ test('parseShare and planPromotion: the exact artifact and version, promotedFrom
   const source = parseManifest({
     schema: 1, kind: 'release', app: 'web', env: 'staging', sequence: 41, version: '1.4.2',
     artifact: { key: `artifacts/web/${SHA}.tar.zst`, sha256: SHA, size: 1234, format: 'tar+zstd' },
-    issuedAt: '2026-12-01T08:00:00Z', rollout: { percent: 10 }, notes: { commit: 'abc', by: 'ci', ticket: 'x' },
+    issuedAt: '2026-12-01T08:00:00Z', rollout: { percent: 10 }, notes: { commit: 'abc', by: 'ci', ticket: 'x', unpackedBytes: '4096' },
   }) as ReleaseManifest;
   const m = planPromotion({ source, to: 'prod', artifactKey: source.artifact.key, now: new Date(NOW), previousSequences: [NOW + 5], rollout: { steps: [{ percent: 5, after: '0s' }, { percent: 100, after: '1h' }] }, by: 'release-bot' });
   assert.equal(m.env, 'prod');
   assert.equal(m.version, '1.4.2');
   assert.deepEqual(m.artifact, source.artifact);
-  assert.deepEqual(m.notes, { commit: 'abc', by: 'release-bot', promotedFrom: 'staging@41' });
+  assert.deepEqual(m.notes, { commit: 'abc', unpackedBytes: '4096', by: 'release-bot', promotedFrom: 'staging@41' }, 'the unpacked size carries over (the free-space check), the ticket does not');
   assert.deepEqual(m.rollout, { steps: [{ percent: 5, after: '0s' }, { percent: 100, after: '1h' }] });
   assert.equal(m.sequence, NOW + 6);
   assert.equal('retryFailed' in m, false, 'new fields only when used');

@@ -102,7 +102,7 @@ async function rollback(opts: RollbackOptions): Promise<void> {
           now: new Date(),
           ...(expiresInMs === undefined ? {} : { expiresInMs }),
           previousSequences: previous,
-          notes: { rollbackOf: currentRelease?.version ?? 'unknown', by: defaultBy(opts.by) },
+          notes: { rollbackOf: currentRelease?.version ?? 'unknown', unpackedBytes: old.notes?.unpackedBytes, by: defaultBy(opts.by) },
           // hosts that failed the release rolled back to (a bad rollout of it long ago) try it once more
           retryFailed: true,
         }),
