@@ -120,8 +120,12 @@ export function outcomesText(row: EvidenceRow): string {
   return OUTCOMES.filter((out) => row.outcomes[out] > 0).map((out) => `${out} ${row.outcomes[out]}`).join(', ') || '-';
 }
 
+/**
+ * The notes a reader of the history looks for (`commit=… by=…`); `unpackedBytes`, the size agents
+ * check free space against, is left to `--json` and `hoist audit`.
+ */
 export function notesText(row: EvidenceRow): string {
-  return row.notes.map(([k, v]) => `${k}=${v}`).join(' ') || '-';
+  return row.notes.filter(([k]) => k !== 'unpackedBytes').map(([k, v]) => `${k}=${v}`).join(' ') || '-';
 }
 
 /** The `--json` shape of a row. */

@@ -6,7 +6,7 @@ import { serializeEnvelope, signEnvelope } from '../../src/dsse/envelope.ts';
 import { approvalStatement, checkApproval, roleSignatures, signApproval } from '../../src/evidence/approvals.ts';
 import { auditCsv, auditRecord, AUDIT_COLUMNS } from '../../src/evidence/audit.ts';
 import { toCsv } from '../../src/evidence/csv.ts';
-import { evidenceRows, rowJson } from '../../src/evidence/history.ts';
+import { evidenceRows, notesText, rowJson, type EvidenceRow } from '../../src/evidence/history.ts';
 import type { Evidence } from '../../src/evidence/read.ts';
 import { parseManifest } from '../../src/manifest/schema.ts';
 import { resolveTrustPolicy } from '../../src/trust/policy.ts';
@@ -105,4 +105,10 @@ test('evidence rows and the audit record: signers and approvals checked and name
   assert.deepEqual(roleSignatures(envelope, { app: 'web', env: 'prod' }, two.approvals, policy, 'release'), { signers: ['ci', 'alice'], threshold: 2, complete: true });
   assert.equal(roleSignatures(envelope, { app: 'web', env: 'prod' }, [], policy, 'release').complete, false);
   assert.equal(checkApproval(Buffer.from('garbage'), { app: 'web', env: 'prod', sequence: 2, sha256: SHA }, policy).status, 'invalid');
+});
+
+test('notesText: the notes a reader looks for, not the unpacked size agents check free space against', () => {
+  const row = (notes: Array<[string, string]>): EvidenceRow => ({ notes }) as unknown as EvidenceRow;
+  assert.equal(notesText(row([['commit', 'c0ffee'], ['unpackedBytes', '4096'], ['by', 'ci']])), 'commit=c0ffee by=ci');
+  assert.equal(notesText(row([['unpackedBytes', '4096']])), '-');
 });
