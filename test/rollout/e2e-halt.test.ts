@@ -44,6 +44,12 @@ test('a broken release with maxFailures 2 halts after the predicted hosts; the o
   };
   await fleet.until(() => ids.every((id) => ['rolled-back', 'halted'].includes(state(id)?.state ?? '') && state(id)?.txn === undefined), 'every host rolled 2.0.0 back or halted', 120_000);
 
+  // a host's state changes before its event is written: wait for one event per host
+  const written = async (seq: number, outcomes: string[]): Promise<number> => {
+    const e = await fleet.events(seq);
+    return outcomes.reduce((n, o) => n + (e.get(o)?.length ?? 0), 0);
+  };
+  await fleet.until(async () => (await written(sequence, ['rolled-back', 'halted'])) === ids.length, 'every host wrote its event of 2.0.0', 30_000);
   const events = await fleet.events(sequence);
   const attempted = fleet.hosts.filter((h) => h.started.has('2.0.0')).map((h) => h.hostId).sort();
   const rolledBack = events.get('rolled-back') ?? [];
@@ -91,6 +97,7 @@ test('a broken release with maxFailures 2 halts after the predicted hosts; the o
   // A fix with a higher sequence proceeds on every host.
   const fix = await fleet.publish(v3, { percent: 100, halt: { maxFailures: 2 } });
   await fleet.until(() => ids.every(settledOn('3.0.0')), 'every host runs 3.0.0', 120_000);
+  await fleet.until(async () => (await written(Number(fix.sequence), ['healthy'])) === ids.length, 'every host wrote its healthy event of 3.0.0', 30_000);
   assert.deepEqual((await fleet.events(Number(fix.sequence))).get('healthy'), [...ids].sort());
   const after = await fleet.cli(['rollout', 'status', '--app', 'web', '--env', 'prod']);
   assert.equal(after.code, 0, after.stderr);

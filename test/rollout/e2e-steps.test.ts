@@ -66,7 +66,8 @@ test('a three-step schedule reaches exactly the predicted cohorts at each step, 
     const want = predicted.get(h.hostId)?.eligibleAt ?? Number.POSITIVE_INFINITY;
     assert.ok(at !== undefined && at >= want, `${h.hostId} started at ${at ?? '-'}, not before ${want}`);
   }
-  // Each host wrote its healthy event, once.
+  // Each host wrote its healthy event, once (a host reports healthy just before it writes it).
+  await fleet.until(async () => ((await fleet.events(Number(manifest.sequence))).get('healthy')?.length ?? 0) >= ids.length, 'every host wrote its healthy event', 30_000);
   const events = await fleet.events(Number(manifest.sequence));
   assert.deepEqual(events.get('healthy'), [...ids].sort());
   assert.deepEqual([...events.keys()], ['healthy']);
