@@ -49,9 +49,14 @@ interface Host {
 
 const errors: string[] = [];
 
-/** Drops info/debug; keeps warnings and errors (the first few) for the report. */
+/**
+ * Drops info/debug; keeps warnings and errors (the first few) for the report, except the halt
+ * every host but a few logs in the halt phase: the simulation counts those itself, and they would
+ * fill the report before anything unexpected.
+ */
 function quietLog(hostId: string): Log {
   const keep = (level: string) => (obj: Record<string, unknown>, msg?: string): void => {
+    if (obj.code === 'HOIST_ROLLOUT_HALTED') return;
     if (errors.length < 50) errors.push(`${hostId} ${level}: ${msg ?? ''} ${JSON.stringify(obj).slice(0, 300)}`);
   };
   const log: Log = { child: () => log, debug: () => undefined, info: () => undefined, warn: keep('warn'), error: keep('error') };
