@@ -22,6 +22,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HoistError, isHoistError } from '../errors.ts';
 import { createCompressor, portableGzipHeader } from './compress.ts';
+import type { ZstdEngine } from '../unpack/decompress.ts';
 import { writeTar } from './tar-writer.ts';
 
 export type ArchiveFormat = 'tar+gzip' | 'tar+zstd';
@@ -29,6 +30,8 @@ export type ArchiveFormat = 'tar+gzip' | 'tar+zstd';
 export interface PackOptions {
   /** zstd instead of gzip. */
   readonly zstd?: boolean;
+  /** Which zstd compressor: default HOIST_ZSTD, else `auto` (the `zstd` executable when PATH has one). */
+  readonly zstdEngine?: ZstdEngine | undefined;
   readonly signal?: AbortSignal;
   /** mtime of every entry; default SOURCE_DATE_EPOCH when set, else the epoch. */
   readonly mtime?: Date;
@@ -84,7 +87,7 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
   });
 
   const temp = path.join(path.dirname(path.resolve(outFile)), `.${path.basename(outFile)}.tmp-${randomBytes(6).toString('hex')}`);
-  const compressor = createCompressor(format);
+  const compressor = createCompressor(format, options.zstdEngine);
   // flush: fsync before close, so the renamed file is on disk
   const written = pipeline(compressor, measure, createWriteStream(temp, { flags: 'wx', mode: 0o644, flush: true }), signal === undefined ? {} : { signal });
   // when writing fails first, the tar writer must stop too, even while it waits for a buffer

@@ -68,8 +68,8 @@ export function zstdEngineFromEnv(value: string | undefined): ZstdEngine {
   return engine;
 }
 
-/** The executable the engine runs, or undefined for node:zlib's decoder. */
-function zstdExecutable(engine: ZstdEngine): string | undefined {
+/** The executable the engine runs, or undefined for node:zlib's. */
+export function zstdExecutable(engine: ZstdEngine): string | undefined {
   if (engine === 'node') return undefined;
   const executable = findZstdBinary();
   if (executable === undefined && engine === 'binary') {

@@ -1,6 +1,7 @@
 /**
  * The host's `zstd` executable as a decoder stream, as GNU tar uses it: `zstd -d -c`, compressed
- * frames in on stdin, the tar out on stdout, in a process of its own. It unpacked the 200 MB bench
+ * frames in on stdin, the tar out on stdout, in a process of its own (or as the compressor of
+ * `hoist pack`, mode `compress`). It unpacked the 200 MB bench
  * tree in 0.60-0.85x the wall time of node:zlib's decoder, for about 15 % more CPU (the pipes);
  * decoding alone, without the unpack's writing to overlap with, it is no faster (docs/performance.md).
  *
@@ -54,15 +55,26 @@ function onlyOursToWrite(file: string): boolean {
   return (st.mode & 0o022) === 0 && (st.uid === 0 || st.uid === process.geteuid?.());
 }
 
+export interface ZstdProcessOptions {
+  readonly chunkSize: number;
+  /** `decompress` (the default): `zstd -d -c`; `compress`: `zstd -<level> -c`, as `tar --zstd` runs it. */
+  readonly mode?: 'decompress' | 'compress';
+  /** Compression level, with mode `compress` (default 3, zstd's own). */
+  readonly level?: number;
+}
+
 export class ZstdProcess extends Duplex {
   readonly #child: ChildProcessByStdio<Writable, Readable, Readable>;
   readonly #executable: string;
+  readonly #compress: boolean;
   #stderr = '';
 
-  constructor(executable: string, options: { readonly chunkSize: number }) {
+  constructor(executable: string, options: ZstdProcessOptions) {
     super({ readableHighWaterMark: options.chunkSize });
     this.#executable = executable;
-    this.#child = spawn(executable, ['-d', '-c', '--no-progress'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#compress = options.mode === 'compress';
+    const args = this.#compress ? [`-${options.level ?? 3}`, '-c', '-q', '--no-progress'] : ['-d', '-c', '--no-progress'];
+    this.#child = spawn(executable, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const child = this.#child;
     // a decoder that quits early closes its stdin: the exit status and stderr say why, not EPIPE
     child.stdin.on('error', () => {});
@@ -73,7 +85,10 @@ export class ZstdProcess extends Duplex {
       if (!this.push(chunk)) child.stdout.pause();
     });
     child.on('error', (error) => {
-      this.destroy(new HoistError('HOIST_UNPACK_FAILED', `could not run ${executable} to decompress the archive: ${error.message}; set HOIST_ZSTD=node to decode without it`, { cause: error }));
+      const message = this.#compress
+        ? `could not run ${executable} to compress the archive: ${error.message}; set HOIST_ZSTD=node to compress without it`
+        : `could not run ${executable} to decompress the archive: ${error.message}; set HOIST_ZSTD=node to decode without it`;
+      this.destroy(new HoistError(this.#compress ? 'HOIST_PACK_FAILED' : 'HOIST_UNPACK_FAILED', message, { cause: error }));
     });
     child.on('close', (code, signal) => {
       if (code === 0) {
@@ -81,10 +96,12 @@ export class ZstdProcess extends Duplex {
         return;
       }
       const why = this.#stderr.trim().replace(/\s+/g, ' ');
+      const status = `${code ?? signal ?? 'nothing'}${why === '' ? '' : `: ${why}`}`;
+      const details = { exitCode: code, signal, stderr: this.#stderr };
       this.destroy(
-        new HoistError('HOIST_UNPACK_FAILED', `the zstd data is corrupt: ${this.#executable} -d exited with ${code ?? signal ?? 'nothing'}${why === '' ? '' : `: ${why}`}; publish it again`, {
-          details: { exitCode: code, signal, stderr: this.#stderr },
-        }),
+        this.#compress
+          ? new HoistError('HOIST_PACK_FAILED', `${this.#executable} exited with ${status} while compressing the archive; set HOIST_ZSTD=node to compress without it`, { details })
+          : new HoistError('HOIST_UNPACK_FAILED', `the zstd data is corrupt: ${this.#executable} -d exited with ${status}; publish it again`, { details }),
       );
     });
   }

@@ -1,11 +1,11 @@
 /** Keys rotated and revoked through trust/root.json, followed by real agents against fauxqs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { BUCKET, createHarness, eventually } from '../helpers/harness.ts';
+import { BUCKET, createHarness, eventually, HOIST_BIN, run } from '../helpers/harness.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { addKeys, DAY, deleteObject, hostTrust, putTrust, signDoc, statusReport, trustDoc } from './trust-rig.ts';
 
@@ -19,6 +19,8 @@ test('a CI key revoked by a trust document: its next release is refused, the new
   await h.publish('1.0.0', await h.artifact('1.0.0'));
   await eventually(() => h.settledOn('1.0.0'), '1.0.0 runs');
   assert.deepEqual((await statusReport(h)).trust, { version: 0, expiresAt: null });
+  const local = await run([HOIST_BIN, 'status', '--local', '--config', h.configPath]);
+  assert.match(local.stdout, /^trust: version 0, the root keys of the config \(no trust document taken yet\)$/m, local.stdout);
 
   // One publish revokes ci and trusts ci2 (root1 + root2 of the 2-of-3 root sign it).
   const t0 = Date.now();
@@ -151,7 +153,8 @@ test('an expired trust document stops new activations (the serving release keeps
 
   // Genuine, but past its expiry (the bucket was frozen): taken, and nothing new is activated.
   const now = Date.now();
-  const expired = trustDoc(h, { version: 1, release: ['ci2'], issuedAt: new Date(now - 100 * DAY).toISOString(), expiresAt: new Date(now - 10 * DAY).toISOString() });
+  const expiredAt = new Date(now - 10 * DAY).toISOString();
+  const expired = trustDoc(h, { version: 1, release: ['ci2'], issuedAt: new Date(now - 100 * DAY).toISOString(), expiresAt: expiredAt });
   await putTrust(h, signDoc(h, expired, 'root1', 'root2'), 1);
   await h.publish('2.0.0', await h.artifact('2.0.0'), { keys: ['ci2'] });
   const frozen = await h.once();
@@ -165,6 +168,12 @@ test('an expired trust document stops new activations (the serving release keeps
   assert.equal((report.lastAttempt as { code?: string }).code, 'HOIST_TRUST_EXPIRED');
   assert.equal((report.trust as { version: number; expiresAt: string }).version, 1);
   assert.ok(Date.parse((report.trust as { expiresAt: string }).expiresAt) < Date.now());
+  // status --local says it too, from the held document (group-readable, as state.json)
+  const local = await run([HOIST_BIN, 'status', '--local', '--config', h.configPath]);
+  assert.match(local.stdout, /^trust: version 1, expires \S+ \(10d ago: nothing new is activated until a newer one is published\)$/m, local.stdout);
+  const localJson = JSON.parse((await run([HOIST_BIN, 'status', '--local', '--json', '--config', h.configPath])).stdout) as { trust: { version: number; expiresAt: string } };
+  assert.deepEqual(localJson.trust, { version: 1, expiresAt: expiredAt });
+  assert.equal((await stat(path.join(h.stateDir, 'trust.json'))).mode & 0o777, 0o640);
 
   const expiresAt = new Date(Date.now() + 30 * DAY);
   await putTrust(h, signDoc(h, trustDoc(h, { version: 2, release: ['ci2'], expiresAt: expiresAt.toISOString() }), 'root1', 'root3'), 2);

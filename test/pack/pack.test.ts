@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { isHoistError } from '../../src/errors.ts';
+import { isHoistError, type HoistError } from '../../src/errors.ts';
 import { symlinkStaysInside } from '../../src/pack/entries.ts';
 import { normalisePackMode } from '../../src/pack/mode.ts';
 import { defaultPackMtime, packDirectory } from '../../src/pack/pack.ts';
@@ -62,13 +62,37 @@ describe('packDirectory', () => {
   it('packs the fixed tree to the tar it has always packed to (uncompressed digest), gzip and zstd', async (t) => {
     const root = await tempDir(t);
     const src = await makeFixedTree(root);
-    for (const zstd of [false, true]) {
-      const out = path.join(root, zstd ? 'r.tar.zst' : 'r.tar.gz');
-      const result = await packDirectory(src, out, { zstd, mtime: new Date(0) });
+    for (const [zstd, zstdEngine] of [[false, undefined], [true, 'node'], [true, 'binary']] as const) {
+      const label = zstd ? `zstd (${zstdEngine})` : 'gzip';
+      const out = path.join(root, zstd ? `r-${zstdEngine}.tar.zst` : 'r.tar.gz');
+      const result = await packDirectory(src, out, { zstd, zstdEngine, mtime: new Date(0) });
       assert.equal(result.entries, FIXED_TREE_ENTRIES);
       const compressed = await readFile(out);
       const tarBytes = zstd ? zstdDecompressSync(compressed) : gunzipSync(compressed);
-      assert.equal(sha256(tarBytes), FIXED_TREE_TAR_SHA256, zstd ? 'zstd' : 'gzip');
+      assert.equal(sha256(tarBytes), FIXED_TREE_TAR_SHA256, label);
+    }
+  });
+
+  it('a zstd executable that fails while compressing fails the pack with its exit status, and leaves no file', async (t) => {
+    const root = await tempDir(t);
+    const src = await makeFixedTree(root);
+    // a zstd that reads a little and dies, on a PATH of its own (root-owned and not group-writable, as the lookup wants)
+    const bin = path.join(root, 'bin');
+    await mkdir(bin, { mode: 0o755 });
+    await writeFile(path.join(bin, 'zstd'), '#!/bin/sh\nhead -c 100 >/dev/null\necho "zstd: out of luck" >&2\nexit 3\n', { mode: 0o755 });
+    await chmod(root, 0o755);
+    const saved = process.env['PATH'];
+    process.env['PATH'] = `${bin}${path.delimiter}${saved ?? ''}`;
+    try {
+      const out = path.join(root, 'broken.tar.zst');
+      await assert.rejects(packDirectory(src, out, { zstd: true, zstdEngine: 'binary' }), (error: HoistError) => {
+        assert.equal(error.code, 'HOIST_PACK_FAILED');
+        assert.match(error.message, /exited with 3: zstd: out of luck while compressing the archive; set HOIST_ZSTD=node/);
+        return true;
+      });
+      assert.deepEqual((await readdir(root)).filter((n) => n.includes('broken')), []);
+    } finally {
+      process.env['PATH'] = saved;
     }
   });
 

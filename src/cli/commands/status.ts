@@ -13,6 +13,7 @@ import { waitForConvergence } from '../../fleet/wait.ts';
 import { addAwsOptions, parseExpires, withAws, type AwsOptions } from '../../publish/options.ts';
 import { withInterrupt } from '../interrupt.ts';
 import { s3Keys } from '../../aws/keys.ts';
+import { readHeldTrustSummary, type HeldTrustSummary } from '../../trust/root/store.ts';
 
 interface FleetOptions extends AwsOptions {
   app?: string;
@@ -136,8 +137,11 @@ async function localStatus(file: string, json: boolean): Promise<void> {
       failed: s.failed,
     };
   });
+  // trust.root: the signed trust document this host follows (null when it uses the config's keys alone)
+  const root = config.trust.root;
+  const trust: HeldTrustSummary | null = root === undefined ? null : await readHeldTrustSummary(config.stateDir, root.version);
   if (json) {
-    writeOut(`${JSON.stringify({ apps: rows }, null, 2)}\n`);
+    writeOut(`${JSON.stringify({ apps: rows, trust }, null, 2)}\n`);
     return;
   }
   writeOut(
@@ -160,4 +164,14 @@ async function localStatus(file: string, json: boolean): Promise<void> {
     if (r.rejected !== null) writeOut(`${r.app}/${r.env} rejected${r.rejected.sequence === undefined ? '' : ` sequence ${r.rejected.sequence}`} (${r.rejected.code}, ${formatDuration(now - Date.parse(r.rejected.at))} ago): ${r.rejected.message}\n`);
     if (r.skipped !== null) writeOut(`${r.app}/${r.env} skipped: ${r.skipped.reason}${r.skipped.eligibleAt === undefined ? '' : ` until ${r.skipped.eligibleAt}`}${r.skipped.message === undefined ? '' : ` (${r.skipped.message})`}\n`);
   }
+  if (trust !== null) writeOut(`${trustLine(trust, now)}\n`);
+}
+
+/** One line on the trust document in force: its version, and when it expires (or has). */
+export function trustLine(trust: HeldTrustSummary, now: number): string {
+  if (trust.unreadable !== undefined) return `trust: ${trust.unreadable}`;
+  if (trust.expiresAt === null) return `trust: version ${trust.version}, the root keys of the config (no trust document taken yet)`;
+  const left = Date.parse(trust.expiresAt) - now;
+  const when = left > 0 ? `in ${formatDuration(left)}` : `${formatDuration(-left)} ago: nothing new is activated until a newer one is published`;
+  return `trust: version ${trust.version}, expires ${trust.expiresAt} (${when})`;
 }
