@@ -77,7 +77,7 @@ const maxFailuresSchema = z.union([
   z.string().refine((s) => parseMaxFailures(s) !== undefined, 'expected a count like 3 or a share like "5%" (above 0, at most 100, two decimals)'),
 ]);
 
-const rolloutSchema = z
+export const rolloutSchema = z
   .strictObject({
     percent: z.number().min(0).max(100).optional(),
     /** A signed schedule replacing `percent`: the rollout advances by itself. */

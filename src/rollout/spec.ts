@@ -6,6 +6,7 @@
  * newer fields is accepted by older agents too.
  */
 import { HoistError } from '../errors.ts';
+import { rolloutSchema } from '../manifest/schema.ts';
 import { parseMaxFailures } from './halt.ts';
 import { parseDuration } from '../util/units.ts';
 
@@ -82,11 +83,30 @@ export function rolloutFromOptions(opts: RolloutOptionValues, now: Date): Rollou
   }
   const steps = opts.steps === undefined ? undefined : parseStepsOption(opts.steps);
   if (percent === undefined && steps === undefined && halt === undefined) return undefined;
-  return {
+  const rollout: RolloutSpecInput = {
     ...(steps === undefined ? { percent: percent ?? 100 } : { steps }),
     ...(opts.startAt === undefined ? {} : { startAt: parseStartAt(opts.startAt, now) }),
     ...(halt === undefined ? {} : { halt }),
   };
+  // Checked as the agents will check it, now, before a large artifact is read through.
+  const checked = rolloutSchema.safeParse(rollout);
+  if (!checked.success) {
+    const issues = checked.error.issues.map((i) => `${optionOf(i.path)}${stepOf(i.path)}: ${i.message}`);
+    usage(`the rollout is invalid: ${issues.join('; ')}`);
+  }
+  return rollout;
+}
+
+/** `, step 2 after` for an issue inside the second step. */
+function stepOf(path: readonly PropertyKey[]): string {
+  const [first, index, field] = path;
+  return first === 'steps' && typeof index === 'number' ? `, step ${index + 1}${field === undefined ? '' : ` ${String(field)}`}` : '';
+}
+
+/** The option an issue of the rollout object comes from. */
+function optionOf(path: readonly PropertyKey[]): string {
+  const [first] = path;
+  return first === 'steps' ? '--steps' : first === 'startAt' ? '--start-at' : first === 'halt' ? '--max-failures' : '--rollout';
 }
 
 /** `5% now, 25% at +30m, 100% at +2h` for the command output. */

@@ -34,6 +34,10 @@ test('bad rollout options are usage errors that say what to write', () => {
     [{ maxFailures: '0' }, /neither a count/],
     [{ maxFailures: 'lots' }, /neither a count/],
     [{ rollout: '101' }, /not a percentage/],
+    // checked as the agents check the manifest, before the artifact is read
+    [{ steps: '5:1h,100:0s' }, /--steps, step 2 after: must be later than the previous step's 1h/],
+    [{ steps: '50:0s,20:1h' }, /--steps, step 2 percent: must be above the previous step's 50/],
+    [{ steps: '5.001:0s' }, /--steps, step 1 percent: at most two decimals/],
   ];
   for (const [opts, message] of cases) {
     assert.throws(() => rolloutFromOptions(opts, NOW), (e: unknown) => usage(e) && message.test((e as Error).message), JSON.stringify(opts));
@@ -43,11 +47,12 @@ test('bad rollout options are usage errors that say what to write', () => {
   assert.deepEqual(parseStepsOption('50%:0s,100:1h'), [{ percent: 50, after: '0s' }, { percent: 100, after: '1h' }]);
 });
 
-test('what parses is a valid manifest rollout; the schema catches the rest (steps out of order)', () => {
+test('what parses is a valid manifest rollout; the schema catches a hand-written one out of order', () => {
   const rollout = rolloutFromOptions({ steps: '5:0s,25:30m,100:2h', startAt: '+1h', maxFailures: '3' }, NOW);
   const base = { schema: 1, kind: 'release', app: 'web', env: 'prod', sequence: 1, version: '1', artifact: { key: `artifacts/web/${'a'.repeat(64)}.tar.gz`, sha256: 'a'.repeat(64), size: 1, format: 'tar+gzip' }, issuedAt: NOW.toISOString() };
   assert.deepEqual(parseManifest({ ...base, rollout }).rollout, rollout);
-  assert.throws(() => parseManifest({ ...base, rollout: rolloutFromOptions({ steps: '25:0s,5:1h' }, NOW) }), (e: unknown) => isHoistError(e, 'HOIST_MANIFEST_INVALID'));
+  const outOfOrder = { steps: [{ percent: 25, after: '0s' }, { percent: 5, after: '1h' }] };
+  assert.throws(() => parseManifest({ ...base, rollout: outOfOrder }), (e: unknown) => isHoistError(e, 'HOIST_MANIFEST_INVALID'));
 });
 
 test('describeRollout: one line for the command output', () => {
