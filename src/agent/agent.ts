@@ -457,7 +457,9 @@ export class Agent {
       // a release whose rollout carries a failure limit is checked against the fleet's events
       // just before it would be deployed (not while a failed attempt waits out its backoff)
       let decision = decided;
-      if (decided.action === 'deploy' && (options.force === true || Date.now() >= rt.retryAfter)) {
+      // past the trust document's expiry nothing is activated: the halt is not even read
+      const expired = decided.action === 'deploy' ? this.#trust?.expired() : undefined;
+      if (decided.action === 'deploy' && expired === undefined && (options.force === true || Date.now() >= rt.retryAfter)) {
         const gated = await gateOnHalt({ s3: this.#opts.s3, bucket: this.#bucket(), prefix: this.#prefix(), key, app: rt.config, release: rt.release, now, keeper: this.#keeper, events: this.#events, log: rt.log, signal: this.#drain.signal }, decided);
         if ('error' in gated) {
           rt.log.warn({ code: gated.error.code, err: gated.error.message }, `could not read the rollout's failure events; nothing is activated until they can be read: ${gated.error.message}`);
@@ -483,7 +485,6 @@ export class Agent {
         }
         return { key, outcome: decision.action, ...(decision.skip === undefined ? {} : { skip: decision.skip }) };
       }
-      const expired = this.#trust?.expired();
       if (expired !== undefined) {
         // Nothing new is activated past the trust document's expiry; the serving release keeps serving.
         const attempt = withheldAttempt(s.lastAttempt, decision.target, expired, this.#now());
