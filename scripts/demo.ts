@@ -49,12 +49,25 @@ async function main(): Promise<number> {
   const started = performance.now();
   let fleet: Fleet | undefined;
   let agents: AgentHandle[] = [];
+  // One handler for the whole run: a second Ctrl-C while cleaning up (impatience, or a wrapper
+  // that passes the signal on to the process group as well) must not leave agents and apps behind.
+  let cleaning = false;
+  let stopKept: (() => void) | undefined;
   const onSignal = (): void => {
+    if (cleaning) {
+      say('still cleaning up: stopping the agents and apps');
+      return;
+    }
+    cleaning = true;
+    if (stopKept !== undefined) {
+      stopKept();
+      return;
+    }
     say('\ninterrupted; cleaning up');
     void (fleet?.close() ?? Promise.resolve()).finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     header('setup: fauxqs, keys, one SNS topic, one SQS queue per host, three agents');
     fleet = await createFleet({ hostIds: HOSTS });
@@ -148,10 +161,7 @@ async function main(): Promise<number> {
       if (KEEP) {
         header('all steps done; the fleet keeps running: Ctrl-C stops it and cleans up');
         await new Promise<void>((resolve) => {
-          process.removeListener('SIGINT', onSignal);
-          process.removeListener('SIGTERM', onSignal);
-          process.once('SIGINT', () => resolve());
-          process.once('SIGTERM', () => resolve());
+          stopKept = resolve;
         });
       }
     } finally {
@@ -164,6 +174,7 @@ async function main(): Promise<number> {
     for (const a of agents) process.stderr.write(`\n--- last agent output of ${a.host.hostId} ---\n${a.output().slice(-2000)}\n`);
     return 1;
   } finally {
+    cleaning = true;
     await fleet?.close();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
