@@ -1,9 +1,12 @@
 /**
- * `npx node bench/fleet.ts [--hosts 500] [--workers N] [--poll 5] [--idle-polls 3] [--no-pin] [--json FILE]`
+ * `npx node bench/fleet.ts [--hosts 500] [--workers N] [--poll 5] [--idle-polls 3] [--no-pin]
+ *   [--step-gap 60] [--no-rollout] [--json FILE]`
  *
- * Runs the fleet simulation (bench/fleet/sim.ts): many real agents against one S3 emulator.
- * Prints a table; writes one JSON object per figure (name, value, unit, baseline, ratio) to
- * stdout, or to FILE with --json. Exit 1 when the fleet did not converge or the cohort is off.
+ * Runs the fleet simulation (bench/fleet/sim.ts): many real agents against one S3 emulator, then
+ * the rollout phases (bench/fleet/rollout.ts: steps 5 % -> 25 % -> 100 % one --step-gap apart, a
+ * broken release with maxFailures 3, its fix). Prints a table; writes one JSON object per figure
+ * (name, value, unit, baseline, ratio) to stdout, or to FILE with --json. Exit 1 when the fleet
+ * did not converge, a cohort is off, or the halt did not hold.
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -16,6 +19,8 @@ const { values } = parseArgs({
     poll: { type: 'string', default: '5' },
     'idle-polls': { type: 'string', default: '3' },
     'no-pin': { type: 'boolean', default: false },
+    'no-rollout': { type: 'boolean', default: false },
+    'step-gap': { type: 'string', default: '60' },
     json: { type: 'string' },
   },
 });
@@ -46,6 +51,8 @@ const result = await runFleetSimulation({
   pollSeconds: int('poll', values.poll) ?? 5,
   idlePolls: int('idle-polls', values['idle-polls']) ?? 3,
   pinKey: !values['no-pin'],
+  rollout: !values['no-rollout'],
+  stepGapSeconds: int('step-gap', values['step-gap']) ?? 60,
   progress: (line) => process.stderr.write(`[fleet] ${line}\n`),
 });
 process.stderr.write(`\n${table(result.figures)}\n\n`);
@@ -54,5 +61,6 @@ if (result.errors.length > 0) process.stderr.write(`agent warnings/errors (first
 const jsonl = result.figures.map((f) => JSON.stringify(f)).join('\n') + '\n';
 if (values.json === undefined) process.stdout.write(jsonl);
 else await writeFile(values.json, jsonl);
-const ok = result.converged.initial && result.converged.v2 && result.cohort.missing.length === 0 && result.cohort.unexpected.length === 0;
+if (result.rollout !== undefined && !result.rollout.ok) process.stderr.write(`rollout phases FAILED: ${JSON.stringify({ steps: result.rollout.steps.map((s) => s.mismatched), touched: result.rollout.halt.touched.length, predicted: result.rollout.halt.predicted, stuck: result.rollout.halt.stuck, fix: result.rollout.fixConverged })}\n`);
+const ok = result.converged.initial && result.converged.v2 && result.cohort.missing.length === 0 && result.cohort.unexpected.length === 0 && result.rollout?.ok !== false;
 process.exitCode = ok ? 0 : 1;

@@ -3,8 +3,10 @@
  *
  * fauxqs plays S3, SQS and SNS on a loopback port; three hosts (host-a, host-b, host-c) each run
  * a real `hoist agent` with its own app root, state, app port and SQS queue subscribed to one SNS
- * topic. The demo publishes v1, then v2 (every host flips), then a broken v3 (every host rolls
- * back to v2 by itself), then pins host-b to v1, printing the fleet status after each step. It
+ * topic. The demo publishes v1, then v2 (every host flips), then a broken v3 in rollout steps with
+ * a failure limit of one (the 1 % canary, host-b, rolls back to v2 by itself; when their step comes
+ * host-a and host-c halt instead of trying it), then pins host-b to v1, printing the fleet status
+ * after each step (and `hoist rollout status` after the halt). It
  * waits for each step by polling the status reports (bounded), exits 1 if a step does not
  * converge, and removes everything it started, even on failure or Ctrl-C.
  *
@@ -47,12 +49,25 @@ async function main(): Promise<number> {
   const started = performance.now();
   let fleet: Fleet | undefined;
   let agents: AgentHandle[] = [];
+  // One handler for the whole run: a second Ctrl-C while cleaning up (impatience, or a wrapper
+  // that passes the signal on to the process group as well) must not leave agents and apps behind.
+  let cleaning = false;
+  let stopKept: (() => void) | undefined;
   const onSignal = (): void => {
+    if (cleaning) {
+      say('still cleaning up: stopping the agents and apps');
+      return;
+    }
+    cleaning = true;
+    if (stopKept !== undefined) {
+      stopKept();
+      return;
+    }
     say('\ninterrupted; cleaning up');
     void (fleet?.close() ?? Promise.resolve()).finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     header('setup: fauxqs, keys, one SNS topic, one SQS queue per host, three agents');
     fleet = await createFleet({ hostIds: HOSTS });
@@ -98,14 +113,15 @@ async function main(): Promise<number> {
         const reports = await fetchReports(s3, { bucket: f.bucket, prefix: statusPrefix });
         process.stdout.write(renderFleetText(summarizeFleet(reports, Date.now()), renderTable));
       };
-      const run = async (args: string[]): Promise<void> => {
+      const run = async (args: string[], expectCode = 0): Promise<void> => {
         say(`$ hoist ${args.join(' ')}`);
         const r = await f.hoist(args);
-        process.stdout.write(r.stdout.replace(/^/gm, '  '));
-        if (r.code !== 0) throw new Error(`hoist ${args[0] ?? ''} exited ${r.code}:\n${r.stderr}`);
+        process.stdout.write(r.stdout.replace(/^(?=.)/gm, '  '));
+        if (r.code !== expectCode) throw new Error(`hoist ${args[0] ?? ''} exited ${r.code}:\n${r.stderr}`);
+        if (r.code !== 0) process.stdout.write(`${r.stderr.trimEnd().replace(/^(?=.)/gm, '  ')}\n  (exit ${r.code})\n`);
       };
-      const publish = async (version: string, file: string): Promise<void> => {
-        await run(['publish', ...common, '--version', version, '--artifact', file, '--key', f.keys.ci.key, '--by', 'demo-ci', '--commit', `demo${version.replaceAll('.', '')}`, '--notify-sns', f.topicArn]);
+      const publish = async (version: string, file: string, extra: string[] = []): Promise<void> => {
+        await run(['publish', ...common, '--version', version, '--artifact', file, '--key', f.keys.ci.key, '--by', 'demo-ci', '--commit', `demo${version.replaceAll('.', '')}`, ...extra, '--notify-sns', f.topicArn]);
       };
       const everyHost = (ok: (r: StatusReport) => boolean): Expectation => Object.fromEntries(HOSTS.map((h) => [h, ok]));
 
@@ -123,13 +139,16 @@ async function main(): Promise<number> {
       await waitFor('every host runs 2.0.0', everyHost((r) => r.state === 'healthy' && r.current?.version === '2.0.0'));
       await status();
 
-      header('step 3: publish 3.0.0 (its health check fails: every host rolls back to 2.0.0 by itself)');
-      await publish('3.0.0', v3);
-      await waitFor(
-        'every host has rolled back to 2.0.0',
-        everyHost((r) => r.state === 'rolled-back' && r.current?.version === '2.0.0' && r.lastAttempt?.version === '3.0.0'),
-      );
+      header('step 3: publish 3.0.0 in steps, halting at 1 failure (its health check fails: the canary rolls back, the rest halt)');
+      // host-b is the 1 % canary of web/prod (cohort value 86 of 10,000); host-a and host-c come 15 s later.
+      await publish('3.0.0', v3, ['--steps', '1:0s,100:15s', '--max-failures', '1']);
+      await waitFor('host-b has rolled back to 2.0.0 by itself', { 'host-b': (r) => r.state === 'rolled-back' && r.current?.version === '2.0.0' && r.lastAttempt?.version === '3.0.0' });
+      await waitFor('host-a and host-c, whose step came after that failure, have halted on 2.0.0', {
+        'host-a': (r) => r.state === 'halted' && r.current?.version === '2.0.0',
+        'host-c': (r) => r.state === 'halted' && r.current?.version === '2.0.0',
+      });
       await status();
+      await run(['rollout', 'status', ...common], 1);
 
       header('step 4: an operator pins host-b to 1.0.0');
       await run(['pin', ...common, '--version', '1.0.0', '--hosts', 'host-b', '--reason', 'demo: hold host-b on 1.0.0', '--key', f.keys.ops.key, '--by', 'demo-operator', '--notify-sns', f.topicArn]);
@@ -142,10 +161,7 @@ async function main(): Promise<number> {
       if (KEEP) {
         header('all steps done; the fleet keeps running: Ctrl-C stops it and cleans up');
         await new Promise<void>((resolve) => {
-          process.removeListener('SIGINT', onSignal);
-          process.removeListener('SIGTERM', onSignal);
-          process.once('SIGINT', () => resolve());
-          process.once('SIGTERM', () => resolve());
+          stopKept = resolve;
         });
       }
     } finally {
@@ -158,6 +174,7 @@ async function main(): Promise<number> {
     for (const a of agents) process.stderr.write(`\n--- last agent output of ${a.host.hostId} ---\n${a.output().slice(-2000)}\n`);
     return 1;
   } finally {
+    cleaning = true;
     await fleet?.close();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);

@@ -345,6 +345,16 @@ export const ERROR_CATALOGUE = {
     action: 'Pick another port or address with --listen (the default is 127.0.0.1:8080).',
     exit: 1,
   },
+  HOIST_PRECONDITION: {
+    meaning: 'S3 refused a conditional write: an object written once already exists, or the channel changed between reading and writing it.',
+    action: 'Run the command again: it reads what the bucket holds now. A write-once object that exists is never overwritten.',
+    exit: 1,
+  },
+  HOIST_PROMOTE_GATE: {
+    meaning: '`hoist promote` refused: too few of the source env\'s reporting hosts run its release healthy for long enough (--min-healthy, --min-age).',
+    action: 'Wait until the source env is healthy on the release (`hoist status`), or fix it; the message gives the numbers. Nothing was published.',
+    exit: 1,
+  },
   HOIST_INTERNAL: {
     meaning: 'An unexpected error: a bug in hoist.',
     action: 'Report it with the log line; the release that was serving keeps serving.',

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type KeyKind = 'channel' | 'pin' | 'artifact' | 'status' | 'history' | 'other';
+export type KeyKind = 'channel' | 'pin' | 'artifact' | 'status' | 'history' | 'events' | 'approvals' | 'other';
 
 export interface CountedRequest {
   readonly at: number;
@@ -21,15 +21,27 @@ export interface CountingProxy extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** The kind of hoist key a path-style S3 URL names (`/<bucket>/<prefix>channels/...`). */
+/**
+ * The kind of hoist key a path-style S3 URL names (`/<bucket>/<prefix>channels/...`); for a
+ * listing (`/<bucket>?list-type=2&prefix=...`) the kind of the prefix listed.
+ */
 export function keyKind(url: string): KeyKind {
-  const p = url.split('?')[0] ?? '';
+  const [path = '', query = ''] = url.split('?');
+  const listed = new URLSearchParams(query).get('prefix');
+  const p = listed === null ? path : `/${listed}`;
   if (p.includes('/channels/')) return 'channel';
   if (p.includes('/pins/')) return 'pin';
   if (p.includes('/artifacts/')) return 'artifact';
   if (p.includes('/status/')) return 'status';
   if (p.includes('/history/')) return 'history';
+  if (p.includes('/events/')) return 'events';
+  if (p.includes('/approvals/')) return 'approvals';
   return 'other';
+}
+
+/** `LIST` for a ListObjectsV2 request, else the HTTP method. */
+export function requestMethod(method: string, url: string): string {
+  return method === 'GET' && /[?&]list-type=2(&|$)/.test(url) ? 'LIST' : method;
 }
 
 export async function startCountingProxy(target: string): Promise<CountingProxy> {
@@ -38,7 +50,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
   const sockets = new Set<Socket>();
   const log: CountedRequest[] = [];
   const server = http.createServer((req, res) => {
-    const entry: CountedRequest = { at: Date.now(), method: req.method ?? 'GET', kind: keyKind(req.url ?? '/'), status: 0 };
+    const entry: CountedRequest = { at: Date.now(), method: requestMethod(req.method ?? 'GET', req.url ?? '/'), kind: keyKind(req.url ?? '/'), status: 0 };
     log.push(entry);
     const headers: string[] = [];
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.push(req.rawHeaders[i] ?? '', req.rawHeaders[i + 1] ?? '');

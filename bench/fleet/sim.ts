@@ -1,19 +1,23 @@
 /**
  * Fleet simulation: N hosts, each a real `Agent` with its own root, stateDir and host id, spread
  * over a few worker processes, polling ONE S3 emulator (fauxqs) through a counting proxy.
- * Health is a TCP probe to one shared loopback listener (no app processes), restart is none.
+ * Health is a command in the release (no app processes), restart is none.
  *
  * It measures:
  *  - cold start: time until every host runs v1;
  *  - idle cost: S3 requests per host per poll while nothing changes (target: one conditional GET
  *    per key per poll, answered 304), from the proxy's log and from each host's own SDK client;
  *  - convergence: time from publishing v2 until 100 % of hosts run it (p50, p90, max);
- *  - rollout 10 %: after publishing v3 with rollout 10, exactly the hosts `inCohort` predicts run it.
+ *  - rollout 10 %: after publishing v3 with rollout 10, exactly the hosts `inCohort` predicts run it;
+ *  - scheduled steps and the halt (bench/fleet/rollout.ts): a release with steps 5 % -> 25 % ->
+ *    100 % reaches exactly the predicted cohort at each step, and a broken one with maxFailures 3
+ *    stops after the first failures: hosts touched, time to halt, S3 requests per host.
+ *
+ * Health is the command `test ! -e BROKEN` in the release: a release packed with BROKEN fails it.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +30,10 @@ import { serializeEnvelope, signEnvelope } from '../../src/dsse/envelope.ts';
 import { packDirectory } from '../../src/pack/pack.ts';
 import { inCohort } from '../../src/agent/decide.ts';
 import { startCountingProxy, type CountedRequest } from './counting-proxy.ts';
+import { runRolloutPhases, type RolloutResult } from './rollout.ts';
+import { figure, until, type Figure } from './figures.ts';
+
+export type { Figure } from './figures.ts';
 import type { Counter, WorkerIn, WorkerOut } from './worker.ts';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.ts');
@@ -43,16 +51,13 @@ export interface FleetOptions {
   readonly idlePolls?: number;
   /** Publish an unpin so the pin key exists and idle polls of it are 304 too (default true). */
   readonly pinKey?: boolean;
+  /** Run the scheduled-steps and halt phases (default true). */
+  readonly rollout?: boolean;
+  /** Seconds between rollout steps in those phases (default 60). */
+  readonly stepGapSeconds?: number;
   readonly progress?: (line: string) => void;
 }
 
-export interface Figure {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly baseline: number | null;
-  readonly ratio: number | null;
-}
 
 export interface IdleCost {
   readonly polls: number;
@@ -75,14 +80,17 @@ export interface FleetResult {
   readonly idle: IdleCost;
   readonly cohort: { readonly predicted: string[]; readonly actual: string[]; readonly missing: string[]; readonly unexpected: string[] };
   readonly converged: { readonly initial: boolean; readonly v2: boolean };
+  readonly rollout?: RolloutResult;
   readonly errors: string[];
 }
 
-interface HostView {
+export interface HostView {
   sha256: string | null;
   settled: boolean;
   state: string;
   at: number;
+  /** The release sequence the host found halted, if any. */
+  halted: number | null;
 }
 
 interface WorkerHandle {
@@ -96,19 +104,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
-function figure(name: string, value: number, unit: string, baseline: number | null): Figure {
-  const round = (x: number): number => Math.round(x * 1000) / 1000;
-  return { name, value: round(value), unit, baseline, ratio: baseline === null || baseline === 0 ? null : round(value / baseline) };
-}
 
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (check()) return true;
-    await delay(100);
-  }
-  return check();
-}
 
 export function hostIds(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `sim-${String(i + 1).padStart(4, '0')}`);
@@ -129,9 +125,6 @@ export async function runFleetSimulation(options: FleetOptions): Promise<FleetRe
   const endpoint = `http://127.0.0.1:${fauxqs.port}`;
   const s3 = new S3Client({ endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, forcePathStyle: true });
   const proxy = await startCountingProxy(endpoint);
-  const health = net.createServer((socket) => socket.end());
-  await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve));
-  const healthPort = (health.address() as net.AddressInfo).port;
   const workers: WorkerHandle[] = [];
   try {
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
@@ -143,7 +136,7 @@ export async function runFleetSimulation(options: FleetOptions): Promise<FleetRe
     const put = (key: string, body: string | Buffer): Promise<unknown> => s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
     const sign = (payload: Record<string, unknown>, key: 'ci' | 'alice'): string =>
       serializeEnvelope(signEnvelope(Buffer.from(JSON.stringify(payload)), createPrivateKey(keys[key].privatePem)));
-    const manifest = (kind: 'release' | 'pin', version: string | null, artifact: Record<string, unknown> | null, rollout: number): Record<string, unknown> => {
+    const manifest = (kind: 'release' | 'pin', version: string | null, artifact: Record<string, unknown> | null, rollout: number | Record<string, unknown>): Record<string, unknown> => {
       sequence = Math.max(Date.now(), sequence + 1);
       return {
         schema: 1,
@@ -155,13 +148,14 @@ export async function runFleetSimulation(options: FleetOptions): Promise<FleetRe
         artifact,
         issuedAt: new Date(Date.now() - 60_000).toISOString(),
         expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
-        ...(kind === 'release' ? { rollout: { percent: rollout }, notes: { by: 'fleet-sim' } } : { reason: 'fleet-sim' }),
+        ...(kind === 'release' ? { rollout: typeof rollout === 'number' ? { percent: rollout } : rollout, notes: { by: 'fleet-sim' } } : { reason: 'fleet-sim' }),
       };
     };
-    const artifact = async (version: string): Promise<Record<string, unknown>> => {
+    const artifact = async (version: string, broken = false): Promise<Record<string, unknown>> => {
       const src = path.join(dir, 'build', version);
       await mkdir(src, { recursive: true });
       await writeFile(path.join(src, 'VERSION'), `${version}\n`);
+      if (broken) await writeFile(path.join(src, 'BROKEN'), 'fails its health check\n');
       await writeFile(path.join(src, 'index.js'), `console.log(${JSON.stringify(version)});\n`);
       const file = path.join(dir, 'build', `${version}.tar.gz`);
       const packed = await packDirectory(src, file, {});
@@ -169,8 +163,10 @@ export async function runFleetSimulation(options: FleetOptions): Promise<FleetRe
       await put(key, await readFile(file));
       return { key, sha256: packed.sha256, size: packed.size, format: 'tar+gzip' };
     };
-    const publish = async (version: string, art: Record<string, unknown>, rollout = 100): Promise<void> => {
-      await put('channels/web/prod.json', sign(manifest('release', version, art, rollout), 'ci'));
+    const publish = async (version: string, art: Record<string, unknown>, rollout: number | Record<string, unknown> = 100): Promise<Record<string, unknown>> => {
+      const m = manifest('release', version, art, rollout);
+      await put('channels/web/prod.json', sign(m, 'ci'));
+      return m;
     };
     const [v1, v2, v3] = [await artifact('1.0.0'), await artifact('2.0.0'), await artifact('3.0.0')];
     await publish('1.0.0', v1);
@@ -194,7 +190,7 @@ export async function runFleetSimulation(options: FleetOptions): Promise<FleetRe
             env: 'prod',
             root: path.join(hostDir, 'srv'),
             keep: 2,
-            health: { tcp: `127.0.0.1:${healthPort}`, timeout: '2s', interval: '200ms', startPeriod: '60s', successThreshold: 1 },
+            health: { command: 'test ! -e BROKEN', timeout: '10s', interval: '200ms', startPeriod: '60s', successThreshold: 1, failureThreshold: 1 },
           },
         ],
         report: { s3: true },
@@ -211,6 +207,8 @@ export async function runFleetSimulation(options: FleetOptions): Promise<FleetRe
 
     // --- workers ---
     const view = new Map<string, HostView>();
+    /** host id -> artifact sha256 -> when its deploy began */
+    const started = new Map<string, Map<string, number>>();
     let counterId = 0;
     const counterReplies = new Map<number, Array<Record<string, Counter>>>();
     for (let w = 0; w < workerCount; w++) {
@@ -222,8 +220,12 @@ export async function runFleetSimulation(options: FleetOptions): Promise<FleetRe
       child.on('message', (m: WorkerOut) => {
         if (m.type === 'ready') resolveReady(m);
         else if (m.type === 'stopped') resolveStopped(m.errors);
-        else if (m.type === 'change') view.set(m.hostId, { sha256: m.sha256, settled: m.settled, state: m.state, at: m.at });
-        else counterReplies.get(m.id)?.push(m.perHost);
+        else if (m.type === 'change') view.set(m.hostId, { sha256: m.sha256, settled: m.settled, state: m.state, at: m.at, halted: m.halted });
+        else if (m.type === 'started') {
+          const mine = started.get(m.hostId) ?? new Map<string, number>();
+          if (!mine.has(m.sha256)) mine.set(m.sha256, m.at);
+          started.set(m.hostId, mine);
+        } else counterReplies.get(m.id)?.push(m.perHost);
       });
       child.on('exit', () => resolveStopped([]));
       child.on('error', (err) => errors.push(`worker ${w}: ${err.message}`));
@@ -327,6 +329,25 @@ export async function runFleetSimulation(options: FleetOptions): Promise<FleetRe
     if (!stayed) errors.push('some host outside the cohort is not on 2.0.0');
     say(`rollout 10 %: predicted ${predicted.length}, actual ${actual.length}, missing ${missing.length}, unexpected ${unexpected.length}`);
 
+    // --- scheduled steps, then a broken release that halts, then its fix ---
+    const rollout =
+      options.rollout === false
+        ? undefined
+        : await runRolloutPhases({
+            s3,
+            bucket: BUCKET,
+            ids,
+            view,
+            started,
+            proxyLog: proxy.log,
+            publish,
+            artifact,
+            on,
+            periodMs: periodMs + jitterMs,
+            stepGapMs: (options.stepGapSeconds ?? 60) * 1000,
+            say,
+          });
+
     const figures: Figure[] = [
       figure('fleet.hosts', n, 'hosts', null),
       figure('fleet.worker_processes', workerCount, 'processes', null),
@@ -345,6 +366,7 @@ export async function runFleetSimulation(options: FleetOptions): Promise<FleetRe
       figure('fleet.rollout10_predicted', predicted.length, 'hosts', null),
       figure('fleet.rollout10_actual', actual.length, 'hosts', predicted.length),
       figure('fleet.rollout10_mismatched', missing.length + unexpected.length, 'hosts', 0),
+      ...(rollout?.figures ?? []),
     ];
     for (const w of workers) w.child.send({ type: 'stop' } satisfies WorkerIn);
     for (const e of await Promise.all(workers.map((w) => w.stopped))) errors.push(...e);
@@ -356,6 +378,7 @@ export async function runFleetSimulation(options: FleetOptions): Promise<FleetRe
       idle,
       cohort: { predicted, actual, missing, unexpected },
       converged: { initial: initialOk, v2: v2Ok },
+      ...(rollout === undefined ? {} : { rollout }),
       errors: [...new Set(errors)].slice(0, 50),
     };
   } finally {
@@ -369,7 +392,6 @@ export async function runFleetSimulation(options: FleetOptions): Promise<FleetRe
       clearTimeout(timer);
     }
     await proxy.stop();
-    await new Promise<void>((resolve) => health.close(() => resolve()));
     s3.destroy();
     await fauxqs.stop();
     await rm(dir, { recursive: true, force: true });

@@ -7,7 +7,8 @@
  * IPC (child_process fork-style 'ipc' channel):
  *   ← { type: 'start', configs: string[] }            agent.yaml of each host
  *   → { type: 'ready', hosts, rssBytes, errors }
- *   → { type: 'change', at, hostId, version, sha256, state, settled }   per host, when it changes
+ *   → { type: 'change', at, hostId, version, sha256, state, settled, halted }   per host, when it changes
+ *   → { type: 'started', at, hostId, sha256 }          a deploy began (the `fetching` step)
  *   ← { type: 'counters', id }  → { type: 'counters', id, perHost: { hostId: Counter } }
  *   ← { type: 'stop' }          → { type: 'stopped', errors }, then exit
  *
@@ -33,7 +34,8 @@ export type WorkerIn = { type: 'start'; configs: string[] } | { type: 'counters'
 
 export type WorkerOut =
   | { type: 'ready'; hosts: number; rssBytes: number; errors: string[] }
-  | { type: 'change'; at: number; hostId: string; version: string | null; sha256: string | null; state: string; settled: boolean }
+  | { type: 'change'; at: number; hostId: string; version: string | null; sha256: string | null; state: string; settled: boolean; halted: number | null }
+  | { type: 'started'; at: number; hostId: string; sha256: string }
   | { type: 'counters'; id: number; perHost: Record<string, Counter> }
   | { type: 'stopped'; errors: string[] };
 
@@ -47,9 +49,14 @@ interface Host {
 
 const errors: string[] = [];
 
-/** Drops info/debug; keeps warnings and errors (the first few) for the report. */
+/**
+ * Drops info/debug; keeps warnings and errors (the first few) for the report, except the halt
+ * every host but a few logs in the halt phase: the simulation counts those itself, and they would
+ * fill the report before anything unexpected.
+ */
 function quietLog(hostId: string): Log {
   const keep = (level: string) => (obj: Record<string, unknown>, msg?: string): void => {
+    if (obj.code === 'HOIST_ROLLOUT_HALTED') return;
     if (errors.length < 50) errors.push(`${hostId} ${level}: ${msg ?? ''} ${JSON.stringify(obj).slice(0, 300)}`);
   };
   const log: Log = { child: () => log, debug: () => undefined, info: () => undefined, warn: keep('warn'), error: keep('error') };
@@ -107,7 +114,7 @@ async function startHost(configPath: string): Promise<Host> {
   const clients = createAwsClients({ ...(config.region === undefined ? {} : { region: config.region }), endpoint: config.endpoint ?? null });
   const counter: Counter = {};
   countRequests(clients, counter);
-  const agent = new Agent({
+  const agent: Agent = new Agent({
     config,
     policy,
     hostId,
@@ -117,6 +124,10 @@ async function startHost(configPath: string): Promise<Host> {
     log: quietLog(hostId),
     notifier: createNotifier({ env: {} }),
     agentVersion: pkg.version,
+    onStep: (key, step) => {
+      const sha256 = step === 'fetching' ? agent.state.apps[key]?.txn?.target.sha256 : undefined;
+      if (sha256 !== undefined) send({ type: 'started', at: Date.now(), hostId, sha256 });
+    },
   });
   await agent.init();
   return { hostId, agent, clients, counter, last: '' };
@@ -128,10 +139,11 @@ function snapshot(host: Host): void {
   const sha256 = app?.current?.sha256 ?? null;
   const state = app?.state ?? 'idle';
   const settled = app !== undefined && app.txn === undefined;
-  const key = `${sha256 ?? '-'} ${state} ${String(settled)}`;
+  const halted = app?.halted?.sequence ?? null;
+  const key = `${sha256 ?? '-'} ${state} ${String(settled)} ${halted ?? '-'}`;
   if (key === host.last) return;
   host.last = key;
-  send({ type: 'change', at: Date.now(), hostId: host.hostId, version, sha256, state, settled });
+  send({ type: 'change', at: Date.now(), hostId: host.hostId, version, sha256, state, settled, halted });
 }
 
 let hosts: Host[] = [];

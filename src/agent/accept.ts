@@ -124,6 +124,7 @@ export function manifestView(v: VerifiedManifest): ManifestView {
     version: m.version ?? undefined,
     artifact: m.artifact ?? null,
     rollout: m.rollout,
+    issuedAt: m.issuedAt,
     hosts: m.kind === 'pin' ? m.hosts : undefined,
     notes: m.notes,
     ...(m.retryFailed === true ? { retryFailed: true } : {}),

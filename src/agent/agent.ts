@@ -33,8 +33,12 @@ import { formatDuration } from '../util/units.ts';
 import { TrustFollower, type TrustFollowerOptions, type TrustStatus } from '../trust/root/follower.ts';
 import { TRUST_PAYLOAD_TYPE } from '../trust/root/document.ts';
 import { acceptManifest, manifestView, type AcceptResult } from './accept.ts';
-import { decide, type Decision, type ManifestView, type Skip } from './decide.ts';
+import { decide, wakeAt, type Decision, type ManifestView, type Skip } from './decide.ts';
 import { deploy, restingState, resumeDeploy, type DeployOutcome } from './deploy.ts';
+import { EventWriter } from './events.ts';
+import { eventOutcomeOf } from '../report/events.ts';
+import { gateOnHalt } from './rollout-gate.ts';
+import { WakeTimer } from './wake.ts';
 import { FloorCache } from './floor.ts';
 import { withheldAttempt } from './trust-report.ts';
 import { createStateKeeper } from './keeper.ts';
@@ -83,6 +87,8 @@ interface AppRuntime {
   /** Pre-flip failures are retried with backoff, not on every poll. */
   retryAfter: number;
   failures: number;
+  /** Wakes the app when a rollout step reaches this host. */
+  wake: WakeTimer;
 }
 
 export interface ReconcileOutcome {
@@ -124,6 +130,7 @@ export class Agent {
   #started = false;
   #stopped: Promise<void> | undefined;
   #now: () => Date;
+  readonly #events: EventWriter;
   #clockSkew: { seconds: number; at: string } | undefined;
   /** Signed trust documents (trust.root); inert without it. Opened by init(). */
   #trust: TrustFollower | undefined;
@@ -145,6 +152,15 @@ export class Agent {
         const e = toHoistError(err);
         options.log.error({ code: e.code, err: e.message }, 'could not save state.json; the change is kept in memory and saved with the next one');
       },
+    });
+    this.#events = new EventWriter({
+      s3: options.s3,
+      bucket: () => this.#bucket(),
+      prefix: () => this.#prefix(),
+      hostId: options.hostId,
+      keeper: this.#keeper,
+      enabled: () => this.#config.report.events,
+      now: () => this.#now(),
     });
   }
 
@@ -210,12 +226,16 @@ export class Agent {
           resume: undefined,
           retryAfter: 0,
           failures: 0,
+          wake: new WakeTimer(() => void this.reconcile(key), () => this.#now().getTime()),
         });
       }
       // every root is checked (and made) before any app is switched to the new config
       for (const rt of runtimes.values()) await rt.tree.prepare(rt.where);
     } catch (err) {
-      for (const rt of runtimes.values()) void rt.window?.destroy();
+      for (const rt of runtimes.values()) {
+        void rt.window?.destroy();
+        rt.wake.clear();
+      }
       throw err;
     }
     return runtimes;
@@ -228,6 +248,7 @@ export class Agent {
     for (const [key, rt] of runtimes) {
       const previous = old.get(key);
       void previous?.window?.destroy();
+      previous?.wake.clear();
       if (previous !== undefined) {
         rt.chain = previous.chain;
         rt.resume = previous.resume;
@@ -235,7 +256,11 @@ export class Agent {
       this.#apps.set(key, rt);
       this.#restoreManifests(rt);
     }
-    for (const [key, rt] of old) if (!this.#apps.has(key)) void rt.window?.destroy();
+    for (const [key, rt] of old) {
+      if (this.#apps.has(key)) continue;
+      void rt.window?.destroy();
+      rt.wake.clear();
+    }
   }
 
   /**
@@ -415,7 +440,9 @@ export class Agent {
       if (rt.resume !== undefined) return this.#resume(rt, rt.resume);
       if (!(await this.#trustReady())) return { key, outcome: 'none' };
       const s = this.#keeper.app(key);
-      const decision = decide({
+      await this.#events.retry(key, rt.log);
+      const now = this.#now();
+      const decided = decide({
         hostId: this.#opts.hostId,
         app: rt.config.name,
         env: rt.config.env,
@@ -424,9 +451,25 @@ export class Agent {
         currentSha256: s.current?.sha256,
         failed: s.failed,
         retried: s.retried,
-        windowOpen: windowOpen(rt.config.window, rt.window, this.#now()),
+        windowOpen: windowOpen(rt.config.window, rt.window, now),
+        now: now.getTime(),
+        haltedSequence: s.halted?.sequence,
       });
+      // a release whose rollout carries a failure limit is checked against the fleet's events
+      // just before it would be deployed (not while a failed attempt waits out its backoff)
+      let decision = decided;
+      // past the trust document's expiry nothing is activated: the halt is not even read
+      const expired = decided.action === 'deploy' ? this.#trust?.expired() : undefined;
+      if (decided.action === 'deploy' && expired === undefined && (options.force === true || Date.now() >= rt.retryAfter)) {
+        const gated = await gateOnHalt({ s3: this.#opts.s3, bucket: this.#bucket(), prefix: this.#prefix(), key, app: rt.config, release: rt.release, now, keeper: this.#keeper, events: this.#events, log: rt.log, signal: this.#drain.signal }, decided);
+        if ('error' in gated) {
+          rt.log.warn({ code: gated.error.code, err: gated.error.message }, `could not read the rollout's failure events; nothing is activated until they can be read: ${gated.error.message}`);
+          return { key, outcome: 'failed', error: gated.error };
+        }
+        decision = gated.decision;
+      }
       await this.#noteDecision(rt, decision);
+      if (this.#started && !this.#drain.signal.aborted) rt.wake.set(wakeAt(decision));
       if (decision.action !== 'deploy') {
         rt.log.debug({ decision: decision.action, reason: decision.reason }, decision.reason);
         // A pin or unpin that needs no deploy (the same artifact already runs) still changes what
@@ -443,7 +486,6 @@ export class Agent {
         }
         return { key, outcome: decision.action, ...(decision.skip === undefined ? {} : { skip: decision.skip }) };
       }
-      const expired = this.#trust?.expired();
       if (expired !== undefined) {
         // Nothing new is activated past the trust document's expiry; the serving release keeps serving.
         const attempt = withheldAttempt(s.lastAttempt, decision.target, expired, this.#now());
@@ -468,6 +510,8 @@ export class Agent {
         ...(this.#opts.onStep === undefined ? {} : { onStep: (step: string) => this.#opts.onStep?.(key, step) }),
       });
       this.#finished(rt, result);
+      const t = decision.target;
+      await this.#writeEvent(rt, { kind: t.kind, version: t.version, sequence: t.sequence, sha256: t.artifact.sha256 }, result);
       if (result.outcome === 'failed' && this.#keeper.app(key).current !== undefined && !this.#keeper.app(key).failed.includes(decision.target.artifact.sha256)) {
         // Failed before the flip (download, unpack, preActivate): retry later with backoff.
         rt.failures += 1;
@@ -502,7 +546,16 @@ export class Agent {
       ...(this.#opts.onStep === undefined ? {} : { onStep: (step: string) => this.#opts.onStep?.(rt.key, step) }),
     });
     this.#finished(rt, result);
+    await this.#writeEvent(rt, { kind: txn.target.kind, version: txn.target.version, sequence: txn.target.sequence, sha256: txn.target.sha256 }, result);
     return result.outcome === 'healthy' ? { key: rt.key, outcome: 'healthy' } : { key: rt.key, outcome: result.outcome, error: result.error };
+  }
+
+  /** The outcome's event (healthy, rolled-back, failed), once per sequence; an abandoned deploy writes none. */
+  async #writeEvent(rt: AppRuntime, target: { kind: 'release' | 'pin'; version: string; sequence: number; sha256: string }, result: DeployOutcome): Promise<void> {
+    const outcome = eventOutcomeOf(result.outcome);
+    if (outcome === undefined) return;
+    const durationSeconds = Object.values(result.phases).reduce((sum, s) => sum + s, 0);
+    await this.#events.write(rt.key, rt.config, target, outcome, rt.log, { durationSeconds, ...(result.outcome === 'healthy' ? {} : { error: { code: result.error.code, message: result.error.message } }) });
   }
 
   #finished(rt: AppRuntime, result: DeployOutcome): void {
@@ -730,6 +783,7 @@ export class Agent {
       const stopTimer = setTimeout(() => this.#stopNow.abort(new HoistError('HOIST_DEPLOY_ABORTED', `drain.timeout (${formatDuration(timeout)}) is nearly over`)), timeout - margin);
       stopTimer.unref();
       clearInterval(this.#heartbeat);
+      for (const rt of this.#apps.values()) rt.wake.clear();
       try {
         await Promise.all(this.#stopSources.map((stop) => stop()));
         await Promise.all([...this.#apps.values()].map((rt) => rt.chain));

@@ -1,9 +1,14 @@
 /**
  * The deploy decision, pure: which release this host should run for one app, given the verified
- * channel release, the verified pin, what runs now and the failed list. No I/O, no clock reads.
+ * channel release, the verified pin, what runs now, the failed list and the time. No I/O, no
+ * clock reads. The rollout schedule (percent or steps) is src/rollout/schedule.ts's; the halt
+ * verdict, which needs what the bucket holds, is applied by `haltDecision` once it is read.
  */
-import { createHash } from 'node:crypto';
+import { cohortValue, percentBound, placement, scheduleOf, type RolloutSpec } from '../rollout/schedule.ts';
+import type { HaltVerdict } from '../rollout/halt.ts';
 import type { SkipReason } from '../state/schema.ts';
+
+export { cohortValue } from '../rollout/schedule.ts';
 
 export interface ArtifactTarget {
   readonly key: string;
@@ -18,7 +23,9 @@ export interface ManifestView {
   readonly sequence: number;
   readonly version?: string | undefined;
   readonly artifact: ArtifactTarget | null;
-  readonly rollout?: { readonly percent: number } | undefined;
+  readonly rollout?: RolloutSpec | undefined;
+  /** When `rollout.steps` count from, unless `rollout.startAt` says otherwise. */
+  readonly issuedAt?: string | undefined;
   readonly hosts?: readonly string[] | undefined;
   /** The signed notes (`unpackedBytes` sizes the free-space check). */
   readonly notes?: Readonly<Record<string, string>> | undefined;
@@ -56,17 +63,12 @@ export type Decision =
   | { readonly action: 'wait'; readonly reason: string; readonly target: Target; readonly desired: Target; readonly skip: Skip };
 
 /**
- * Stable rollout cohort: the host takes the release when
+ * Stable rollout cohort: the host takes a `percent` release when
  * `uint32(sha256(hostId:app:env)[0..4]) % 10000 < percent × 100`. The same hosts are always the
  * canaries, and raising the percentage only ever adds hosts.
  */
-export function cohortValue(hostId: string, app: string, env: string): number {
-  const digest = createHash('sha256').update(`${hostId}:${app}:${env}`, 'utf8').digest();
-  return digest.readUInt32BE(0) % 10_000;
-}
-
 export function inCohort(hostId: string, app: string, env: string, percent: number): boolean {
-  return cohortValue(hostId, app, env) < Math.round(percent * 100);
+  return cohortValue(hostId, app, env) < percentBound(percent);
 }
 
 /** Whether a pin applies to this host: no `hosts` list means the whole env. */
@@ -102,6 +104,10 @@ export interface DecideInput {
   /** The last one-more-try of a failed artifact, so one manifest retries it once. */
   readonly retried?: { readonly sha256: string; readonly sequence: number } | undefined;
   readonly windowOpen: boolean;
+  /** Now, in ms since the epoch: rollout steps become due with time. */
+  readonly now: number;
+  /** The release sequence this host found halted (it stays halted: only a new manifest resumes). */
+  readonly haltedSequence?: number | undefined;
 }
 
 function toTarget(m: ManifestView): Target | undefined {
@@ -128,11 +134,26 @@ export function decide(input: DecideInput): Decision {
   if (pin !== undefined && pin.artifact !== null) {
     target = toTarget(pin);
   } else if (input.release !== undefined) {
-    const percent = input.release.rollout?.percent ?? 100;
-    const offered = toTarget(input.release);
-    if (!inCohort(input.hostId, input.app, input.env, percent)) {
-      const message = `not in the ${percent}% rollout cohort`;
+    const release = input.release;
+    const offered = toTarget(release);
+    // what already runs needs no schedule: a host of a later step that runs it desires it
+    if (offered !== undefined && offered.artifact.sha256 === input.currentSha256) {
+      return { action: 'none', reason: `${offered.version} already runs`, target: offered, desired: offered };
+    }
+    const schedule = scheduleOf(release.rollout, Date.parse(release.issuedAt ?? '') || 0);
+    const place = placement(schedule, cohortValue(input.hostId, input.app, input.env), input.now);
+    if (place.kind === 'outside') {
+      const message = schedule.kind === 'percent' ? `not in the ${schedule.percent}% rollout cohort` : `not in any step of the rollout (it stops at ${place.reach}%)`;
       return { action: 'none', reason: message, ...(offered === undefined ? {} : { target: offered, skip: { reason: 'cohort', message } }) };
+    }
+    if (place.kind === 'later') {
+      const eligibleAt = new Date(place.eligibleAt).toISOString();
+      const message = `rollout step ${place.step.index + 1} (${place.step.percent}%) reaches this host at ${eligibleAt}`;
+      return { action: 'none', reason: message, ...(offered === undefined ? {} : { target: offered, skip: { reason: 'step', message, eligibleAt } }) };
+    }
+    if (offered !== undefined && input.haltedSequence === offered.sequence) {
+      const message = `the rollout of ${offered.version} (sequence ${offered.sequence}) is halted: it reached its failure limit across the fleet; a new manifest (a fix, or hoist rollback) resumes`;
+      return { action: 'none', reason: message, target: offered, desired: offered, skip: { reason: 'halted', message } };
     }
     target = offered;
   }
@@ -154,6 +175,23 @@ export function decide(input: DecideInput): Decision {
     return { action: 'wait', reason: message, target, desired: target, skip: { reason: 'window', message } };
   }
   return { action: 'deploy', target, desired: target, retry };
+}
+
+/**
+ * The halt verdict applied to a deploy decision: a release that reached its failure limit is
+ * not activated (reported `halted`); anything else is left as it is.
+ */
+export function haltDecision(decision: Decision, verdict: HaltVerdict | undefined): Decision {
+  if (decision.action !== 'deploy' || verdict === undefined || !verdict.halted) return decision;
+  const t = decision.target;
+  const message = `the rollout of ${t.version} (sequence ${t.sequence}) is halted: ${verdict.failures} host${verdict.failures === 1 ? '' : 's'} failed it, the limit is ${verdict.limit} (maxFailures ${verdict.text}); a new manifest (a fix, or hoist rollback) resumes`;
+  return { action: 'none', reason: message, target: t, desired: t, skip: { reason: 'halted', message } };
+}
+
+/** When a skipped target becomes eligible (the agent wakes itself then); undefined for any other decision. */
+export function wakeAt(decision: Decision): number | undefined {
+  if (decision.action === 'deploy' || decision.skip?.reason !== 'step' || decision.skip.eligibleAt === undefined) return undefined;
+  return Date.parse(decision.skip.eligibleAt);
 }
 
 /** `releases/<version>-<sha256[0..12]>`, relative to the app root. */

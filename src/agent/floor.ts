@@ -7,7 +7,10 @@
  * One LIST of the app's history prefix serves both kinds; then, per kind, GETs of the newest
  * entries one at a time until one verifies. An entry is judged on its signatures as of its own
  * issue time (an expired release still proves the channel reached that sequence), and only
- * counts when it holds the sequence its key names.
+ * counts when it holds the sequence its key names. A history copy is written once, at publish, so
+ * a release approved afterwards (`hoist approve` signs the channel and leaves a signed statement in
+ * `approvals/<app>/<env>/<sequence>/`) holds fewer signatures than its role's threshold: such an
+ * entry counts when its verified approval statements make up the difference.
  */
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -17,6 +20,10 @@ import { HoistError, isHoistError, toHoistError } from '../errors.ts';
 import { historyKeySequence } from '../publish/sequence.ts';
 import type { TrustPolicy } from '../trust/policy.ts';
 import { verifyEnvelope } from '../trust/verify.ts';
+import { decodePayload, parseEnvelope } from '../dsse/envelope.ts';
+import { parseManifest } from '../manifest/schema.ts';
+import { checkApproval, roleSignatures } from '../evidence/approvals.ts';
+import { readApprovalStatements } from '../evidence/read.ts';
 
 export interface Floor {
   readonly sequence: number;
@@ -72,7 +79,16 @@ export async function historyFloors(s3: S3Client, options: FloorOptions): Promis
       if (bytes === undefined) continue; // deleted since the LIST
       try {
         if (bytes instanceof Error) throw bytes;
-        const floor = verifiedEntry(bytes, kind, options);
+        let floor: Floor;
+        try {
+          floor = verifiedEntry(bytes, kind, options);
+        } catch (error) {
+          if (kind !== 'release' || !isHoistError(error, 'HOIST_SIGNATURE_THRESHOLD')) throw error;
+          const approved = await approvedEntry(s3, bytes, entry.sequence, options);
+          requests += approved.requests;
+          if (approved.floor === undefined) throw error;
+          floor = approved.floor;
+        }
         if (floor.sequence !== entry.sequence) {
           throw new HoistError('HOIST_MANIFEST_MISMATCH', `it holds sequence ${floor.sequence}, not the ${entry.sequence} its key names`);
         }
@@ -94,6 +110,25 @@ interface Entry {
 function verifiedEntry(bytes: Buffer, kind: 'release' | 'pin', options: FloorOptions): Floor {
   const verified = verifyEnvelope(bytes, options.policy, issuedAtOf(bytes), { app: options.app, env: options.env, kind }, { maxBytes: options.maxBytes });
   return { sequence: verified.manifest.sequence, digest: createHash('sha256').update(verified.payloadBytes).digest('hex') };
+}
+
+/**
+ * A release copy below its role's threshold, with the approval statements of its sequence: the
+ * floor when the verified signatures on the copy and the verified statements of the role's keys
+ * (each naming this app, env, sequence and artifact) reach the threshold. Only called once the
+ * copy failed verification for the threshold alone, so its envelope and manifest are well formed.
+ */
+async function approvedEntry(s3: S3Client, bytes: Buffer, sequence: number, options: FloorOptions): Promise<{ floor: Floor | undefined; requests: number }> {
+  const envelope = parseEnvelope(bytes, options.maxBytes);
+  const payloadBytes = decodePayload(envelope);
+  const manifest = parseManifest(JSON.parse(payloadBytes.toString('utf8')));
+  if (manifest.kind !== 'release' || manifest.app !== options.app || manifest.env !== options.env || manifest.sequence !== sequence) return { floor: undefined, requests: 0 };
+  const folder = s3Keys(options.prefix).approvalsPrefix(options.app, options.env, sequence);
+  const statements = await readApprovalStatements(s3, options.bucket, folder, options.signal);
+  const approvals = statements.map((b) => checkApproval(b, { app: manifest.app, env: manifest.env, sequence, sha256: manifest.artifact.sha256 }, options.policy));
+  const requests = 1 + statements.length;
+  if (!roleSignatures(envelope, manifest, approvals, options.policy, 'release').complete) return { floor: undefined, requests };
+  return { floor: { sequence, digest: createHash('sha256').update(payloadBytes).digest('hex') }, requests };
 }
 
 /** The (unverified) issue time an envelope's payload claims; verification then checks it all. */

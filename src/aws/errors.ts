@@ -169,6 +169,11 @@ export function isNotFound(err: unknown): boolean {
   return httpStatus(err) === 404 && name !== 'NoSuchBucket';
 }
 
+/** True when a conditional write (If-None-Match: *, If-Match) was refused: 412 Precondition Failed. */
+export function isPreconditionFailed(err: unknown): boolean {
+  return httpStatus(err) === 412 || errorName(err) === 'PreconditionFailed';
+}
+
 /** True when a conditional GET (If-None-Match) answered 304 Not Modified. */
 export function isNotModified(err: unknown): boolean {
   return httpStatus(err) === 304 || errorName(err) === 'NotModified';

@@ -6,7 +6,9 @@
  *   <prefix>pins/<app>/<env>.json
  *   <prefix>history/<app>/<env>/<sequence>.json
  *   <prefix>history/<app>/<env>/pins/<sequence>.json
+ *   <prefix>approvals/<app>/<env>/<sequence>/<keyid>.json
  *   <prefix>status/<app>/<env>/<host-id>.json
+ *   <prefix>events/<app>/<env>/<sequence>/<outcome>/<host-id>.json
  *   <prefix>trust/root.json
  *   <prefix>trust/history/<version>.json
  */
@@ -21,8 +23,15 @@ export interface S3Keys {
   pin(app: string, env: string): string;
   history(app: string, env: string, sequence: number): string;
   historyPrefix(app: string, env: string): string;
+  pinHistory(app: string, env: string, sequence: number): string;
   /** `history/<app>/<env>/pins/`: the copies of every pin and unpin. */
   pinHistoryPrefix(app: string, env: string): string;
+  approval(app: string, env: string, sequence: number, keyId: string): string;
+  /** Every approval of the app and env, or those of one sequence. */
+  approvalsPrefix(app: string, env: string, sequence?: number): string;
+  event(app: string, env: string, sequence: number, outcome: string, hostId: string): string;
+  /** Every event of the app and env, of one sequence, or of one outcome of it. */
+  eventsPrefix(app: string, env: string, sequence?: number, outcome?: string): string;
   status(app: string, env: string, hostId: string): string;
   statusPrefix(app: string, env: string): string;
   artifact(app: string, sha256: string, ext: ArtifactExt): string;
@@ -49,20 +58,29 @@ function segment(what: string, value: string): string {
   return value;
 }
 
+function checkSequence(sequence: number): number {
+  if (!Number.isSafeInteger(sequence) || sequence < 0) {
+    throw new HoistError('HOIST_USAGE', `invalid sequence ${sequence}: expected a non-negative integer`);
+  }
+  return sequence;
+}
+
 export function s3Keys(prefix: string): S3Keys {
   const p = normalizePrefix(prefix);
+  const under = (folder: string, app: string, env: string): string => `${p}${folder}/${segment('app', app)}/${segment('env', env)}/`;
   return {
     prefix: p,
     channel: (app, env) => `${p}channels/${segment('app', app)}/${segment('env', env)}.json`,
     pin: (app, env) => `${p}pins/${segment('app', app)}/${segment('env', env)}.json`,
-    history: (app, env, sequence) => {
-      if (!Number.isSafeInteger(sequence) || sequence < 0) {
-        throw new HoistError('HOIST_USAGE', `invalid sequence ${sequence}: expected a non-negative integer`);
-      }
-      return `${p}history/${segment('app', app)}/${segment('env', env)}/${sequence}.json`;
-    },
-    historyPrefix: (app, env) => `${p}history/${segment('app', app)}/${segment('env', env)}/`,
-    pinHistoryPrefix: (app, env) => `${p}history/${segment('app', app)}/${segment('env', env)}/pins/`,
+    history: (app, env, sequence) => `${under('history', app, env)}${checkSequence(sequence)}.json`,
+    historyPrefix: (app, env) => under('history', app, env),
+    pinHistory: (app, env, sequence) => `${under('history', app, env)}pins/${checkSequence(sequence)}.json`,
+    pinHistoryPrefix: (app, env) => `${under('history', app, env)}pins/`,
+    approval: (app, env, sequence, keyId) => `${under('approvals', app, env)}${checkSequence(sequence)}/${segment('key id', keyId)}.json`,
+    approvalsPrefix: (app, env, sequence) => `${under('approvals', app, env)}${sequence === undefined ? '' : `${checkSequence(sequence)}/`}`,
+    event: (app, env, sequence, outcome, hostId) => `${under('events', app, env)}${checkSequence(sequence)}/${segment('outcome', outcome)}/${segment('host id', hostId)}.json`,
+    eventsPrefix: (app, env, sequence, outcome) =>
+      `${under('events', app, env)}${sequence === undefined ? '' : `${checkSequence(sequence)}/`}${sequence === undefined || outcome === undefined ? '' : `${segment('outcome', outcome)}/`}`,
     status: (app, env, hostId) => `${p}status/${segment('app', app)}/${segment('env', env)}/${segment('host id', hostId)}.json`,
     statusPrefix: (app, env) => `${p}status/${segment('app', app)}/${segment('env', env)}/`,
     artifact: (app, sha256, ext) => {

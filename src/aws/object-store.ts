@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { HoistError } from '../errors.ts';
-import { isNotFound, isNotModified, wrapAwsError } from './errors.ts';
+import { isNotFound, isNotModified, isPreconditionFailed, wrapAwsError } from './errors.ts';
 
 export interface ObjectRef {
   bucket: string;
@@ -113,19 +113,55 @@ export async function getObjectBytes(s3: S3Client, options: ObjectRef & { maxByt
   return result.status === 'ok' ? result.body : undefined;
 }
 
-/** `ifNoneMatch: '*'` writes only when no object is there (S3 answers 412 otherwise): written once. */
+/**
+ * A conditional write: `ifNoneMatch: '*'` writes only a key that does not exist yet (write-once
+ * objects), `ifMatch` only over the version with that ETag. S3 enforces both (412 when the
+ * condition fails); a store without conditional writes ignores the headers and writes anyway.
+ */
+export interface WriteCondition {
+  readonly ifNoneMatch?: '*' | undefined;
+  readonly ifMatch?: string | undefined;
+}
+
 export async function putObjectBytes(
   s3: S3Client,
-  options: ObjectRef & { body: Uint8Array | string; contentType?: string | undefined; ifNoneMatch?: '*' | undefined },
+  options: ObjectRef & { body: Uint8Array | string; contentType?: string | undefined } & WriteCondition,
 ): Promise<void> {
-  const { bucket, key, body, contentType, signal, ifNoneMatch } = options;
+  const { bucket, key, body, contentType, signal, ifNoneMatch, ifMatch } = options;
   try {
     await s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...(contentType === undefined ? {} : { ContentType: contentType }), ...(ifNoneMatch === undefined ? {} : { IfNoneMatch: ifNoneMatch }) }),
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ...(contentType === undefined ? {} : { ContentType: contentType }),
+        ...(ifNoneMatch === undefined ? {} : { IfNoneMatch: ifNoneMatch }),
+        ...(ifMatch === undefined ? {} : { IfMatch: ifMatch }),
+      }),
       sendOptions(signal),
     );
   } catch (err) {
+    if (!signal?.aborted && isPreconditionFailed(err)) {
+      throw new HoistError('HOIST_PRECONDITION', `${url(bucket, key)} ${ifMatch === undefined ? 'already exists, and it is written once' : 'changed since it was read'}`, {
+        cause: err,
+        details: { bucket, key, ...(ifMatch === undefined ? {} : { ifMatch }) },
+      });
+    }
     rethrow(err, signal, `PutObject ${url(bucket, key)}`);
+  }
+}
+
+/**
+ * Writes an object that is written once and never rewritten (history copies, events, approval
+ * statements): `If-None-Match: *`, so S3 refuses a second write. `exists` when it was there.
+ */
+export async function putObjectOnce(s3: S3Client, options: ObjectRef & { body: Uint8Array | string; contentType?: string | undefined }): Promise<'written' | 'exists'> {
+  try {
+    await putObjectBytes(s3, { ...options, ifNoneMatch: '*' });
+    return 'written';
+  } catch (err) {
+    if (err instanceof HoistError && err.code === 'HOIST_PRECONDITION') return 'exists';
+    throw err;
   }
 }
 

@@ -32,6 +32,11 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   trust: () => import('./commands/trust.ts'),
   'tree-worker': () => import('./commands/tree-worker.ts'),
   dashboard: () => import('./commands/dashboard.ts'),
+  history: () => import('./commands/history.ts'),
+  audit: () => import('./commands/audit.ts'),
+  rollout: () => import('./commands/rollout.ts'),
+  renew: () => import('./commands/renew.ts'),
+  promote: () => import('./commands/promote.ts'),
 };
 
 /** The modules a command line needs: the named command's, or every one (help, typos). */

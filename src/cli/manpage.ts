@@ -116,7 +116,7 @@ export function renderManPage(program: Command, version: string): string {
     '.I /var/lib/hoist',
     roff('the agent state, lock and download cache'),
     '.SH SEE ALSO',
-    roff('systemctl(1), journalctl(1); the documentation in /usr/share/doc/hoist (quickstart.md, operations.md, networking.md, security.md, errors.md).'),
+    roff('systemctl(1), journalctl(1); the documentation in /usr/share/doc/hoist (quickstart.md, operations.md, rollouts.md, compliance.md, networking.md, security.md, errors.md).'),
     '',
   ];
   return lines.join('\n');

@@ -179,6 +179,10 @@ const reportSchema = z.strictObject({
   interval: zDuration
     .prefault('5m')
     .describe('Also rewrite the report this often when nothing changes, so `hoist status` can flag silent hosts as stale (one PUT per app per interval).'),
+  events: z
+    .boolean()
+    .default(true)
+    .describe('Write events/<app>/<env>/<sequence>/<outcome>/<host-id>.json once per deploy outcome (one PUT per deploy): rollout halts, `hoist rollout status`, `hoist history` and `hoist audit` read them.'),
 });
 
 const endpointsSchema = z.strictObject({

@@ -5,24 +5,13 @@
  * `rollout.startAt` or else `issuedAt`) replaces `rollout.percent`; a host's band is fixed by
  * its cohort value (agent/decide.ts), so the same hosts are always in the same step.
  */
+import { formatMaxFailures, haltLimit as limitOf, parseMaxFailures } from '../rollout/halt.ts';
+import { percentBound, planSteps, stepOf as stepOfSteps, type PlannedStep } from '../rollout/schedule.ts';
 import { parseDuration } from '../util/units.ts';
 import { number, record, text, time, type Json } from './untrusted.ts';
 
-/** Cohort values run from 0 to 9,999 (`% 10000`). */
-export const COHORT_SPACE = 10_000;
-
-export interface PlannedStep {
-  readonly index: number;
-  /** Share of the fleet reached once this step is due. */
-  readonly percent: number;
-  /** Cohort values in [lower, upper) belong to this step. */
-  readonly lower: number;
-  readonly upper: number;
-  /** When the first host of the band becomes eligible (ms since the epoch). */
-  readonly dueAt: number;
-  /** Hosts of the band start spread over this long after dueAt. */
-  readonly spreadMs: number;
-}
+// The math is the agent's (src/rollout/): the page shows exactly what the hosts compute.
+export { COHORT_SPACE, eligibleAt, stepBound, type PlannedStep } from '../rollout/schedule.ts';
 
 export type RolloutPlan =
   | { readonly kind: 'percent'; readonly steps: readonly [PlannedStep] }
@@ -39,7 +28,7 @@ export function planRollout(rollout: Json | undefined, issuedAt: number | undefi
   if (steps === undefined) {
     const percent = rollout?.percent === undefined ? 100 : number(rollout.percent);
     if (percent === undefined || percent < 0 || percent > 100) return { kind: 'invalid', reason: 'rollout.percent is not a number from 0 to 100' };
-    return { kind: 'percent', steps: [{ index: 0, percent, lower: 0, upper: Math.round(percent * 100), dueAt: issuedAt ?? 0, spreadMs: 0 }] };
+    return { kind: 'percent', steps: [{ index: 0, percent, lower: 0, upper: percentBound(percent), dueAt: issuedAt ?? 0, spreadMs: 0 }] };
   }
   if (!Array.isArray(steps) || steps.length === 0 || steps.length > 100) return { kind: 'invalid', reason: 'rollout.steps is not a list of steps' };
   const start = rollout?.startAt === undefined ? issuedAt : time(rollout.startAt);
@@ -60,36 +49,13 @@ export function planRollout(rollout: Json | undefined, issuedAt: number | undefi
     }
     parsed.push({ percent, after, spread });
   }
-  let lower = 0;
-  const planned = parsed.map((s, index): PlannedStep => {
-    const next = parsed[index + 1];
-    const spreadMs = s.spread ?? (next === undefined ? 0 : Math.floor((next.after - s.after) / 2));
-    const step = { index, percent: s.percent, lower, upper: stepBound(s.percent), dueAt: start + s.after, spreadMs };
-    lower = step.upper;
-    return step;
-  });
-  return { kind: 'steps', start, steps: planned };
-}
-
-/**
- * `floor(percent × 100)` of a percent with at most two decimals: 0.29 × 100 is 28.999999999999996
- * in binary floating point, so the product is rounded to a millionth before the floor.
- */
-export function stepBound(percent: number): number {
-  return Math.floor(Math.round(percent * 100 * 1e6) / 1e6);
+  return { kind: 'steps', start, steps: planSteps(parsed.map((s) => ({ percent: s.percent, afterMs: s.after, spreadMs: s.spread })), start) };
 }
 
 /** The step a cohort value falls in, or undefined when the rollout never reaches it. */
 export function stepOf(plan: RolloutPlan, cohort: number): PlannedStep | undefined {
   if (plan.kind === 'invalid') return undefined;
-  return plan.steps.find((s) => cohort >= s.lower && cohort < s.upper);
-}
-
-/** When a host of this cohort value becomes eligible: dueAt plus its place in the band over the spread. */
-export function eligibleAt(step: PlannedStep, cohort: number): number {
-  const width = step.upper - step.lower;
-  if (width <= 0 || step.spreadMs === 0) return step.dueAt;
-  return step.dueAt + Math.floor((step.spreadMs * (cohort - step.lower)) / width);
+  return stepOfSteps(plan.steps, cohort);
 }
 
 export interface HaltLimit {
@@ -103,11 +69,7 @@ export interface HaltLimit {
  * `max(1, ceil(percent × due))`. Undefined when the manifest sets no (readable) limit.
  */
 export function haltLimit(rollout: Json | undefined, dueHosts: number): HaltLimit | undefined {
-  const max = record(rollout?.halt)?.maxFailures;
-  if (typeof max === 'number' && Number.isInteger(max) && max >= 1) return { limit: max, text: String(max) };
-  const match = typeof max === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(max) : null;
-  if (match === null) return undefined;
-  const percent = Number(match[1]);
-  if (!(percent > 0 && percent <= 100)) return undefined;
-  return { limit: Math.max(1, Math.ceil((percent / 100) * dueHosts)), text: `${match[1]}%` };
+  const max = parseMaxFailures(record(rollout?.halt)?.maxFailures);
+  if (max === undefined) return undefined;
+  return { limit: limitOf(max, dueHosts), text: formatMaxFailures(max) };
 }

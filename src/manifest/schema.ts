@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { HoistError } from '../errors.ts';
+import { parseMaxFailures } from '../rollout/halt.ts';
+import { parseDuration } from '../util/units.ts';
 import { formatIssues } from '../util/zod-units.ts';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -47,6 +49,55 @@ const sequenceSchema = z
 
 const dateTime = z.iso.datetime({ offset: true });
 
+/** Most steps a schedule may have. */
+export const MAX_ROLLOUT_STEPS = 20;
+
+const durationText = z
+  .string()
+  .max(32)
+  .refine((s) => parseDuration(s) !== undefined, 'expected a duration like "0s", "30m" or "2h"');
+
+/** A percent with at most two decimals (the cohort bound is `floor(percent × 100)`). */
+const stepPercent = z
+  .number()
+  .gt(0, 'must be above 0')
+  .max(100)
+  .refine((p) => Math.abs(Math.round(p * 100) - p * 100) < 1e-6, 'at most two decimals');
+
+export const rolloutStepSchema = z.strictObject({
+  percent: stepPercent,
+  /** From rollout.startAt (else issuedAt) until the step is due. */
+  after: durationText,
+  /** The step's hosts start spread over this long (default: half the time to the next step; 0 for the last). */
+  spread: durationText.optional(),
+});
+
+const maxFailuresSchema = z.union([
+  z.int().min(1, 'a count of at least 1').max(1_000_000),
+  z.string().refine((s) => parseMaxFailures(s) !== undefined, 'expected a count like 3 or a share like "5%" (above 0, at most 100, two decimals)'),
+]);
+
+export const rolloutSchema = z
+  .strictObject({
+    percent: z.number().min(0).max(100).optional(),
+    /** A signed schedule replacing `percent`: the rollout advances by itself. */
+    steps: z.array(rolloutStepSchema).min(1, 'list at least one step').max(MAX_ROLLOUT_STEPS).optional(),
+    /** When `after` counts from (default: issuedAt). */
+    startAt: dateTime.optional(),
+    /** Stop the rollout fleet-wide at this many failed hosts. */
+    halt: z.strictObject({ maxFailures: maxFailuresSchema }).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.steps !== undefined && r.percent !== undefined) ctx.addIssue({ code: 'custom', path: ['percent'], message: 'give either rollout.percent or rollout.steps, not both' });
+    if (r.startAt !== undefined && r.steps === undefined) ctx.addIssue({ code: 'custom', path: ['startAt'], message: 'rollout.startAt schedules rollout.steps; add steps or drop startAt' });
+    r.steps?.forEach((step, i) => {
+      const prev = i === 0 ? undefined : r.steps?.[i - 1];
+      if (prev === undefined) return;
+      if (step.percent <= prev.percent) ctx.addIssue({ code: 'custom', path: ['steps', i, 'percent'], message: `must be above the previous step's ${prev.percent}` });
+      if ((parseDuration(step.after) ?? 0) <= (parseDuration(prev.after) ?? 0)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'after'], message: `must be later than the previous step's ${prev.after}` });
+    });
+  });
+
 const common = {
   schema: z.literal(1),
   app: nameSchema,
@@ -54,9 +105,8 @@ const common = {
   sequence: sequenceSchema,
   issuedAt: dateTime,
   expiresAt: dateTime.optional(),
-  rollout: z
-    .strictObject({ percent: z.number().min(0).max(100) })
-    .default({ percent: 100 }),
+  /** Absent: `{ percent: 100 }`. */
+  rollout: rolloutSchema.default({ percent: 100 }),
   notes: z.record(z.string(), z.string()).optional(),
   /** Hosts that have this artifact on their failed list try it once more (an operator's signed decision). */
   retryFailed: z.boolean().optional(),
@@ -84,6 +134,9 @@ export const manifestSchema = z
     if (m.kind === 'pin' && m.artifact !== null && m.version === undefined) {
       ctx.addIssue({ code: 'custom', path: ['version'], message: 'a pin naming an artifact needs a version' });
     }
+    if (m.kind === 'pin' && (m.rollout.steps !== undefined || m.rollout.halt !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['rollout'], message: 'a pin applies at once to the hosts it names: rollout.steps and rollout.halt are for releases' });
+    }
     if (m.expiresAt !== undefined && Date.parse(m.expiresAt) <= Date.parse(m.issuedAt)) {
       ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'must be after issuedAt' });
     }
@@ -94,6 +147,8 @@ export type ReleaseManifest = z.output<typeof releaseManifestSchema>;
 export type PinManifest = z.output<typeof pinManifestSchema>;
 export type Manifest = z.output<typeof manifestSchema>;
 export type ManifestKind = Manifest['kind'];
+export type Rollout = Manifest['rollout'];
+export type RolloutStep = z.output<typeof rolloutStepSchema>;
 
 /** Validates a decoded payload; throws HOIST_MANIFEST_INVALID listing every issue with its path. */
 export function parseManifest(value: unknown): Manifest {

@@ -4,7 +4,7 @@
  * file); it only feeds sequences and choices the operator then signs. `--trust` adds the check.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { getObjectBytes, putObjectBytes } from '../aws/object-store.ts';
+import { getObjectIfChanged, putObjectBytes, putObjectOnce, type WriteCondition } from '../aws/object-store.ts';
 import { decodePayload, parseEnvelope, serializeEnvelope, DEFAULT_MAX_ENVELOPE_BYTES, type Envelope } from '../dsse/envelope.ts';
 import { HoistError } from '../errors.ts';
 import { parseManifest, type Manifest } from '../manifest/schema.ts';
@@ -22,10 +22,10 @@ export interface Location {
 }
 
 /** The envelope at `key`, parsed (not verified); undefined when there is no object. */
-export async function readStoredManifest(s3: S3Client, at: Location): Promise<StoredManifest | undefined> {
-  const bytes = await getObjectBytes(s3, { ...at, maxBytes: DEFAULT_MAX_ENVELOPE_BYTES });
-  if (bytes === undefined) return undefined;
-  return { key: at.key, ...decodeStored(bytes, `s3://${at.bucket}/${at.key}`) };
+export async function readStoredManifest(s3: S3Client, at: Location): Promise<(StoredManifest & { readonly etag?: string | undefined; readonly bytes: Buffer }) | undefined> {
+  const got = await getObjectIfChanged(s3, { ...at, maxBytes: DEFAULT_MAX_ENVELOPE_BYTES });
+  if (got.status !== 'ok') return undefined;
+  return { key: at.key, etag: got.etag, bytes: got.body, ...decodeStored(got.body, `s3://${at.bucket}/${at.key}`) };
 }
 
 /** Parses envelope bytes and the manifest they carry; errors name where the bytes came from. */
@@ -49,8 +49,9 @@ export function decodeStored(bytes: Uint8Array, source: string): { envelope: Env
 
 /** The sequence an existing object carries, tolerating garbage (it only raises the floor). */
 export async function readSequence(s3: S3Client, at: Location): Promise<number | undefined> {
-  const bytes = await getObjectBytes(s3, { ...at, maxBytes: DEFAULT_MAX_ENVELOPE_BYTES });
-  if (bytes === undefined) return undefined;
+  const got = await getObjectIfChanged(s3, { ...at, maxBytes: DEFAULT_MAX_ENVELOPE_BYTES });
+  if (got.status !== 'ok') return undefined;
+  const bytes = got.body;
   try {
     const payload = JSON.parse(decodePayload(parseEnvelope(bytes)).toString('utf8')) as unknown;
     const sequence = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>).sequence : undefined;
@@ -60,6 +61,29 @@ export async function readSequence(s3: S3Client, at: Location): Promise<number |
   }
 }
 
-export async function writeEnvelope(s3: S3Client, at: Location & { envelope: Envelope }): Promise<void> {
-  await putObjectBytes(s3, { bucket: at.bucket, key: at.key, body: serializeEnvelope(at.envelope), contentType: 'application/json', signal: at.signal });
+/** Writes an envelope; `ifMatch` only over the version read (the channel under `hoist approve`). */
+export async function writeEnvelope(s3: S3Client, at: Location & { envelope: Envelope } & WriteCondition): Promise<void> {
+  await putObjectBytes(s3, {
+    bucket: at.bucket,
+    key: at.key,
+    body: serializeEnvelope(at.envelope),
+    contentType: 'application/json',
+    signal: at.signal,
+    ...(at.ifMatch === undefined ? {} : { ifMatch: at.ifMatch }),
+    ...(at.ifNoneMatch === undefined ? {} : { ifNoneMatch: at.ifNoneMatch }),
+  });
+}
+
+/**
+ * Writes a copy that is written once and never rewritten (`history/`): S3 refuses a second write
+ * (If-None-Match: *). An existing key means the sequence was used by another publish at the same
+ * moment: HOIST_PRECONDITION, and the caller writes nothing else.
+ */
+export async function writeHistoryOnce(s3: S3Client, at: Location & { envelope: Envelope }): Promise<void> {
+  const result = await putObjectOnce(s3, { bucket: at.bucket, key: at.key, body: serializeEnvelope(at.envelope), contentType: 'application/json', signal: at.signal });
+  if (result === 'exists') {
+    throw new HoistError('HOIST_PRECONDITION', `s3://${at.bucket}/${at.key} already exists: another publish took this sequence at the same moment; nothing else was written, run the command again`, {
+      details: { bucket: at.bucket, key: at.key },
+    });
+  }
 }

@@ -34,8 +34,8 @@ export interface FindOptions {
   readonly batch?: number;
   /** Called for entries that cannot be read or parsed; they are skipped. */
   readonly onSkip?: (key: string, error: unknown) => void;
-  /** Extra acceptance check (e.g. signatures against --trust); a throw skips the entry. */
-  readonly accept?: (entry: StoredManifest) => void;
+  /** Extra acceptance check (e.g. signatures against --trust); a throw (or a rejection) skips the entry. */
+  readonly accept?: (entry: StoredManifest) => void | Promise<void>;
 }
 
 /** The newest history entry (keys are newest first) the predicate accepts, or undefined. */
@@ -57,7 +57,7 @@ export async function findInHistory(s3: S3Client, match: (m: Manifest) => boolea
     for (const [j, entry] of entries.entries()) {
       if (entry === undefined || !match(entry.manifest)) continue;
       try {
-        options.accept?.(entry);
+        await options.accept?.(entry);
       } catch (error) {
         options.onSkip?.(slice[j]?.key ?? entry.key, error);
         continue;

@@ -63,6 +63,31 @@ export function addNotifyOptions(cmd: Command): Command {
     .option('--notify-sns <arn>', 'publish the envelope to this SNS topic (repeatable)', collect, []);
 }
 
+/** `--app` and `--env`, required. */
+export function addAppEnvOptions(cmd: Command): Command {
+  return cmd.requiredOption('--app <name>', 'application name').requiredOption('--env <name>', 'environment name');
+}
+
+/** `-k, --key` (required) and `--allow-loose-key`, for the commands that sign with a key of `role`. */
+export function addSigningKeyOptions(cmd: Command, role: 'release' | 'pin'): Command {
+  return cmd.requiredOption('-k, --key <file>', `signing key (PKCS#8 Ed25519 PEM) of the ${role} role`).addOption(looseKeyOption());
+}
+
+/** `--trust FILE`; `required` for the commands that must not act on what they cannot verify. */
+export function addTrustOption(cmd: Command, description: string, required = false): Command {
+  return required ? cmd.requiredOption('--trust <file>', description) : cmd.option('--trust <file>', description);
+}
+
+/** The options of every command that reads one app and env of the bucket: --app, --env, the bucket, AWS. */
+export function addReadOptions(cmd: Command): Command {
+  return addBucketOptions(addAppEnvOptions(cmd));
+}
+
+export interface AppEnvOptions {
+  app: string;
+  env: string;
+}
+
 /** The options of every command that writes a manifest: the bucket, AWS, notifications, --json. */
 export function addWriteOptions(cmd: Command): Command {
   return addJsonOption(addNotifyOptions(addBucketOptions(cmd)));
@@ -81,6 +106,38 @@ export function parseExpires(text: string | undefined, option = '--expires'): nu
   if (text === undefined) return undefined;
   const ms = parseDuration(text);
   if (ms === undefined || ms <= 0) throw new HoistError('HOIST_USAGE', `${option} ${JSON.stringify(text)} is not a duration; write it like "30d", "12h" or "90m"`);
+  return ms;
+}
+
+/**
+ * The rollout options of the commands that write a release (publish, promote): a percentage or a
+ * schedule of steps, its start, and the fleet-wide failure limit. Parsed by
+ * `rolloutFromOptions` (src/rollout/spec.ts).
+ */
+export function addRolloutOptions(cmd: Command): Command {
+  return cmd
+    .option('--rollout <percent>', 'share of the fleet that takes the release (0-100; default 100)')
+    .option('--steps <steps>', 'a schedule instead of --rollout: PERCENT:AFTER[:SPREAD],... e.g. 5:0s,25:30m,100:2h (the rollout advances by itself)')
+    .option('--start-at <time>', 'when the --steps schedule starts: an ISO time ("2026-12-01T08:00:00Z") or "+2h" from now (default: the issue time)')
+    .option('--max-failures <n>', 'halt the rollout fleet-wide once this many hosts failed it (3), or this share of the hosts due so far (5%)');
+}
+
+export interface RolloutOptions {
+  rollout?: string;
+  steps?: string;
+  startAt?: string;
+  maxFailures?: string;
+}
+
+/** `--retry-failed`, beside the commands that write a release or a pin. */
+export function retryFailedOption(): Option {
+  return new Option('--retry-failed', 'hosts that have this artifact on their failed list try it once more (signed into the manifest as retryFailed)');
+}
+
+/** A duration that may be 0 (`--min-age 0s`), in ms; HOIST_USAGE when it is not one. */
+export function parseDurationOption(text: string, option: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 0) throw new HoistError('HOIST_USAGE', `${option} ${JSON.stringify(text)} is not a duration; write it like "0s", "30m" or "2h"`);
   return ms;
 }
 

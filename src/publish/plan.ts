@@ -5,6 +5,7 @@
  */
 import { HoistError, isHoistError } from '../errors.ts';
 import { parseManifest, type ArtifactRef, type Manifest, type PinManifest, type ReleaseManifest } from '../manifest/schema.ts';
+import type { RolloutSpecInput } from '../rollout/spec.ts';
 import { nextSequence } from './sequence.ts';
 
 export const DEFAULT_EXPIRES_MS = 30 * 86_400_000;
@@ -21,15 +22,17 @@ interface CommonInput {
   /** Sequences already used for this (app, env, kind): the new one is above all of them. */
   readonly previousSequences: ReadonlyArray<number | undefined>;
   readonly notes?: NotesInput;
-  /** Hosts with this artifact on their failed list try it once more (written only when set). */
+  /** Hosts that have the artifact on their failed list try it once more (written only when true). */
   readonly retryFailed?: boolean;
 }
 
 export interface ReleaseInput extends CommonInput {
   readonly version: string;
   readonly artifact: ArtifactRef;
-  /** 0-100, default 100. */
+  /** 0-100, default 100 (`rollout` wins when both are given). */
   readonly rolloutPercent?: number;
+  /** The whole rollout object: a percent or steps, startAt, halt (see src/rollout/spec.ts). */
+  readonly rollout?: RolloutSpecInput | undefined;
 }
 
 export interface PinInput extends CommonInput {
@@ -51,7 +54,7 @@ export function planRelease(input: ReleaseInput): ReleaseManifest {
     version: input.version,
     artifact: { ...input.artifact },
     ...times(input),
-    rollout: { percent: input.rolloutPercent ?? 100 },
+    rollout: rolloutOf(input),
     ...notesOf(input.notes),
     ...(input.retryFailed === true ? { retryFailed: true } : {}),
   };
@@ -92,12 +95,60 @@ export function rollbackMatcher(current: ReleaseManifest | undefined, to: string
   };
 }
 
+/**
+ * The CI run that builds a release, from the variables the common CI systems set: GitHub Actions,
+ * GitLab CI, Buildkite, Jenkins. Recorded as `notes.ciRun` (signed) for change evidence.
+ */
+export function ciRunFromEnv(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: run } = env;
+  if (server !== undefined && repo !== undefined && run !== undefined && server !== '' && repo !== '' && run !== '') return `${server}/${repo}/actions/runs/${run}`;
+  for (const name of ['CI_JOB_URL', 'BUILDKITE_BUILD_URL', 'BUILD_URL']) {
+    const value = env[name];
+    if (value !== undefined && value !== '') return value;
+  }
+  return undefined;
+}
+
 /** Parses `--hosts a,b , c` into a clean list; undefined when absent. */
 export function parseHosts(text: string | undefined): string[] | undefined {
   if (text === undefined) return undefined;
   const hosts = [...new Set(text.split(',').map((h) => h.trim()).filter((h) => h !== ''))];
   if (hosts.length === 0) throw new HoistError('HOIST_USAGE', '--hosts lists no host; give host ids separated by commas, or omit it for the whole env');
   return hosts;
+}
+
+/** Only the fields in use are written: `{ percent }` unless steps, startAt or halt are given. */
+function rolloutOf(input: ReleaseInput): Record<string, unknown> {
+  const r = input.rollout;
+  if (r === undefined) return { percent: input.rolloutPercent ?? 100 };
+  return {
+    ...(r.steps === undefined ? { percent: r.percent ?? input.rolloutPercent ?? 100 } : { steps: r.steps.map((s) => ({ percent: s.percent, after: s.after, ...(s.spread === undefined ? {} : { spread: s.spread }) })) }),
+    ...(r.startAt === undefined ? {} : { startAt: r.startAt }),
+    ...(r.halt === undefined ? {} : { halt: { maxFailures: r.halt.maxFailures } }),
+  };
+}
+
+/**
+ * `hoist renew`: the current release again with a new sequence and validity. Its schedule keeps
+ * its start (a stepped rollout renewed half-way goes on where it was, instead of starting over)
+ * and its halt; `retryFailed` was a one-time decision and is not carried.
+ */
+export function planRenewal(current: ReleaseManifest, input: Omit<CommonInput, 'app' | 'env'> & { readonly renewedBy?: string }): ReleaseManifest {
+  const rollout: RolloutSpecInput | undefined =
+    current.rollout.steps === undefined
+      ? { percent: current.rollout.percent ?? 100, ...(current.rollout.halt === undefined ? {} : { halt: current.rollout.halt }) }
+      : { steps: current.rollout.steps, startAt: current.rollout.startAt ?? current.issuedAt, ...(current.rollout.halt === undefined ? {} : { halt: current.rollout.halt }) };
+  return planRelease({
+    app: current.app,
+    env: current.env,
+    version: current.version,
+    artifact: current.artifact,
+    now: input.now,
+    ...(input.expiresInMs === undefined ? {} : { expiresInMs: input.expiresInMs }),
+    previousSequences: [current.sequence, ...input.previousSequences],
+    rollout,
+    notes: { ...current.notes, renewedFrom: String(current.sequence), ...(input.renewedBy === undefined ? {} : { renewedBy: input.renewedBy }) },
+  });
 }
 
 function times(input: CommonInput): { issuedAt: string; expiresAt: string } {

@@ -1,13 +1,13 @@
 /**
- * Writing a release (publish and rollback): the sequence from what the bucket already holds, the
- * manifest from the pure plan, the signature, then the history copy and the channel. History is
- * written first so the channel never names a manifest rollback cannot find.
+ * Writing a release (publish, rollback, renew, promote): the sequence from what the bucket already
+ * holds, the manifest from the pure plan, the signature, then the history copy (written once) and
+ * the channel. History is written first so the channel never names a manifest rollback cannot find.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Keys } from '../aws/keys.ts';
 import { signEnvelope, type Envelope } from '../dsse/envelope.ts';
 import type { ReleaseManifest } from '../manifest/schema.ts';
-import { readSequence, writeEnvelope } from './envelope-io.ts';
+import { readSequence, writeEnvelope, writeHistoryOnce } from './envelope-io.ts';
 import { listHistory } from './history.ts';
 import type { Signer } from './signer.ts';
 
@@ -43,7 +43,7 @@ export async function writeRelease(s3: S3Client, input: WriteReleaseInput): Prom
   const envelope = signEnvelope(Buffer.from(JSON.stringify(manifest)), input.signer.key);
   const historyKey = keys.history(app, env, manifest.sequence);
   const channelKey = keys.channel(app, env);
-  await writeEnvelope(s3, { bucket, key: historyKey, envelope, signal });
+  await writeHistoryOnce(s3, { bucket, key: historyKey, envelope, signal });
   await writeEnvelope(s3, { bucket, key: channelKey, envelope, signal });
   return { manifest, envelope, keys: [channelKey, historyKey] };
 }

@@ -37,6 +37,9 @@ export const transactionSchema = z.object({
   checks: z.number().int().nonnegative().optional(),
 });
 
+/** The outcomes a host writes to events/: once each per sequence. */
+export const eventOutcomes = ['healthy', 'rolled-back', 'failed', 'halted'] as const;
+
 export const attemptOutcomes = ['healthy', 'rolled-back', 'failed', 'skipped', 'aborted'] as const;
 export const appStates = ['idle', 'deploying', 'healthy', 'rolled-back', 'failed', 'pinned', 'waiting', 'halted'] as const;
 
@@ -83,6 +86,10 @@ export const appStateSchema = z.object({
   skipped: z.object({ reason: z.enum(skipReasons), eligibleAt: isoTime.optional(), message: z.string().optional(), at: isoTime }).optional(),
   /** The last one-more-try of a failed artifact (a manifest with retryFailed): at most one per manifest. */
   retried: z.object({ sha256, sequence }).optional(),
+  /** The release this host found halted: it stays halted (no new check) until a new manifest. */
+  halted: z.object({ sequence, at: isoTime }).optional(),
+  /** The events this host wrote (the last few), so a rerun of a sequence writes none twice. */
+  events: z.array(z.object({ sequence, outcome: z.enum(eventOutcomes) })).optional(),
 });
 
 export const agentStateSchema = z.object({
@@ -100,4 +107,5 @@ export type AttemptOutcome = LastAttempt['outcome'];
 export type AppStateName = z.infer<typeof appStateSchema>['state'];
 export type AppState = z.infer<typeof appStateSchema>;
 export type SkipReason = (typeof skipReasons)[number];
+export type EventOutcome = (typeof eventOutcomes)[number];
 export type AgentState = z.infer<typeof agentStateSchema>;

@@ -3,7 +3,7 @@
  *
  * Node cannot write to a unix datagram socket, so every notification runs the systemd-notify(1)
  * tool, which needs `NotifyAccess=all` in the unit (ours sets it). READY and STATUS go through the
- * `systemd-notify` npm package, as the product's contract asks. That package only knows --ready/--status/--pid, so
+ * `systemd-notify` npm package, the project's chosen wrapper. That package only knows --ready/--status/--pid, so
  * WATCHDOG=1, STOPPING=1 and RELOADING=1 run the same tool directly with the assignment as an
  * argument. Since systemd 246 the tool waits for the manager to read the message (BARRIER), so
  * its short life does not lose the message.

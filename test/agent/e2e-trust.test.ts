@@ -5,7 +5,8 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import path from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { BUCKET, createHarness, eventually, HOIST_BIN, run } from '../helpers/harness.ts';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { BUCKET, createHarness, eventually, HOIST_BIN, nextSequence, run } from '../helpers/harness.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { addKeys, DAY, deleteObject, hostTrust, putTrust, signDoc, statusReport, trustDoc } from './trust-rig.ts';
 
@@ -156,10 +157,16 @@ test('an expired trust document stops new activations (the serving release keeps
   const expiredAt = new Date(now - 10 * DAY).toISOString();
   const expired = trustDoc(h, { version: 1, release: ['ci2'], issuedAt: new Date(now - 100 * DAY).toISOString(), expiresAt: expiredAt });
   await putTrust(h, signDoc(h, expired, 'root1', 'root2'), 1);
-  await h.publish('2.0.0', await h.artifact('2.0.0'), { keys: ['ci2'] });
+  // its rollout is over its failure limit too: the expiry is what the host says, and no halt is read
+  const sequence = nextSequence();
+  await h.aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `events/web/prod/${sequence}/failed/other-host.json`, Body: '{}' }));
+  await h.publish('2.0.0', await h.artifact('2.0.0'), { keys: ['ci2'], sequence, halt: { maxFailures: 1 } });
   const frozen = await h.once();
   assert.equal(frozen.code, 1, frozen.stdout);
   assert.match(frozen.stderr, /HOIST_TRUST_EXPIRED/);
+  assert.doesNotMatch(frozen.stderr, /HOIST_ROLLOUT_HALTED/);
+  assert.notEqual((await h.appState()).state, 'halted');
+  await deleteObject(h, `events/web/prod/${sequence}/failed/other-host.json`); // the thawed host may deploy it
   assert.equal(await h.current(), '1.0.0');
   assert.equal(await h.served(), '1.0.0');
   const s = await h.appState();

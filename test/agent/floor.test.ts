@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { classifyAgainstFloor, historyFloors } from '../../src/agent/floor.ts';
 import { serializeEnvelope, signEnvelope } from '../../src/dsse/envelope.ts';
+import { approvalStatement, signApproval } from '../../src/evidence/approvals.ts';
 import { startAws } from '../helpers/fauxqs.ts';
 import { makeKey, payload, policyFor, SHA } from '../trust/fixtures.ts';
 
@@ -70,4 +71,29 @@ test('a manifest against the floor', () => {
   for (const [name, sequence, digest, expected] of cases) {
     assert.equal(classifyAgainstFloor(name.startsWith('no floor') ? undefined : floor, sequence, digest), expected, name);
   }
+});
+
+test('a release copy below its threshold counts once its approval statements make it up (history copies are written before any approval)', async () => {
+  await using aws = await startAws();
+  await aws.createBucket(BUCKET);
+  const bob = makeKey('bob');
+  const twoOf = await policyFor([ci, alice, bob], { release: { keys: ['ci', 'alice', 'bob'], threshold: 2 }, pin: { keys: ['alice'] } });
+  const put = (key: string, body: string) => aws.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+  // what `hoist approve` leaves: a statement of the approved manifest, signed by the approver
+  const approval = (sequence: number, key: typeof ci, sha256 = SHA): string => {
+    const manifest = JSON.parse(payload({ sequence, artifact: { key: `artifacts/web/${sha256}.tar.gz`, sha256, size: 1, format: 'tar+gzip' } }).toString('utf8')) as Parameters<typeof approvalStatement>[0];
+    return serializeEnvelope(signApproval(approvalStatement(manifest, key.privateKey, new Date()), key.privateKey));
+  };
+  const approved = release(100);
+  await put('history/web/prod/100.json', approved);
+  await put('approvals/web/prod/100/alice.json', approval(100, alice));
+  await put('history/web/prod/200.json', release(200)); // never approved
+  await put('approvals/web/prod/200/stranger.json', approval(200, stranger)); // by a key of no role
+  await put('history/web/prod/300.json', release(300));
+  await put('approvals/web/prod/300/bob.json', approval(300, bob, 'cd'.repeat(32))); // of another artifact
+  const skipped: string[] = [];
+  const result = await historyFloors(aws.s3, { bucket: BUCKET, prefix: '', app: 'web', env: 'prod', policy: twoOf, maxBytes: 65_536, onSkip: (key, e) => skipped.push(`${key} ${e.code}`) });
+  assert.deepEqual(result.floors, { release: { sequence: 100, digest: digestOf(approved) } });
+  assert.deepEqual(skipped, ['history/web/prod/300.json HOIST_SIGNATURE_THRESHOLD', 'history/web/prod/200.json HOIST_SIGNATURE_THRESHOLD']);
+  assert.equal(result.requests, 1 + 3 * 2 + 3, 'one LIST; per entry a GET, a LIST of its approvals and a GET of each');
 });

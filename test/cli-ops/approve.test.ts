@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createHarness, BUCKET } from '../helpers/harness.ts';
-import { parseEnvelope, serializeEnvelope } from '../../src/dsse/envelope.ts';
-import { assertCode, buildRelease, getText, ops, publishArgs, readManifest, writeTrust } from './ops.ts';
+import { decodePayload, parseEnvelope, serializeEnvelope } from '../../src/dsse/envelope.ts';
+import { keyIdOf, loadPrivateKey } from '../../src/crypto/keys.ts';
+import { assertCode, buildRelease, getText, listAll, ops, publishArgs, readManifest, writeTrust } from './ops.ts';
 
 const approveArgs = (key: string, ...rest: string[]): string[] => ['approve', '--app', 'web', '--env', 'prod', '--key', key, ...rest];
 
@@ -29,8 +30,20 @@ test('2-of-3 release policy: not deployed after publish, deployed after approve;
   assert.match(approved.stdout, /signed +2 of 2 \(ci, alice\); agents will accept it/);
   const channel = await readManifest(h, 'channels/web/prod.json');
   assert.equal(channel.signatures, 2);
+  // The history copy is written once, at publish; the approval is a signed statement beside it.
   const history = await readManifest(h, `history/web/prod/${String(channel.payload.sequence)}.json`);
-  assert.equal(history.signatures, 2, 'the history copy carries the approval too');
+  assert.equal(history.signatures, 1, 'the history copy is never rewritten');
+  const aliceId = keyIdOf(await loadPrivateKey(h.keyPaths.alice?.key ?? ''));
+  const statementKey = `approvals/web/prod/${String(channel.payload.sequence)}/${aliceId}.json`;
+  assert.deepEqual(await listAll(h, 'approvals/'), [statementKey]);
+  const statement = parseEnvelope(await getText(h, statementKey));
+  assert.equal(statement.payloadType, 'application/vnd.hoist.approval+json');
+  assert.equal(statement.signatures[0]?.keyid, aliceId);
+  const body = JSON.parse(decodePayload(statement).toString('utf8')) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(body).sort(), ['app', 'at', 'env', 'keyid', 'kind', 'schema', 'sequence', 'sha256', 'version']);
+  assert.equal(body.sequence, channel.payload.sequence);
+  assert.equal(body.sha256, (channel.payload.artifact as { sha256: string }).sha256);
+  assert.equal(body.keyid, aliceId);
 
   const agent = await h.once();
   assert.equal(agent.code, 0, agent.stdout);

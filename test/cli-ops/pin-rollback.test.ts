@@ -54,7 +54,8 @@ test('pin, host-scoped pin, unpin and rollback are each observed by the agent', 
   assert.equal(back.code, 0, back.stderr);
   assert.match(back.stdout, /rolled back web\/prod from 2\.0\.0 to 1\.0\.0/);
   const channel = await readManifest(h, 'channels/web/prod.json');
-  assert.deepEqual(channel.payload.notes, { rollbackOf: '2.0.0', by: 'alice' });
+  assert.match(String((channel.payload.notes as Record<string, unknown>).unpackedBytes), /^\d+$/, 'the unpacked size of the release rolled back to, for the free-space check');
+  assert.deepEqual({ ...(channel.payload.notes as Record<string, unknown>), unpackedBytes: undefined }, { rollbackOf: '2.0.0', by: 'alice', unpackedBytes: undefined });
   await h.once();
   assert.equal(await h.current(), '1.0.0');
 

@@ -64,7 +64,7 @@ test('the example config parses, with values and defaults applied', () => {
     maxDepth: 64,
     maxDecompressionRatio: 200,
   });
-  assert.deepEqual(config.report, { s3: true, interval: 300_000 });
+  assert.deepEqual(config.report, { s3: true, interval: 300_000, events: true });
   assert.deepEqual(config.log, { level: 'info', format: 'auto' });
   assert.equal(config.trust.clockSkew, 300_000);
   assert.equal(config.trust.maxValidity, 90 * 86_400_000);
@@ -105,7 +105,7 @@ test('a minimal config gets every documented default', () => {
     maxDepth: 64,
     maxDecompressionRatio: 200,
   });
-  assert.deepEqual(config.report, { s3: true, interval: 300_000 });
+  assert.deepEqual(config.report, { s3: true, interval: 300_000, events: true });
   assert.equal(config.log.level, 'info');
   assert.equal(config.trust.roles.release?.threshold, 1);
   assert.equal(config.trust.clockSkew, 300_000);

@@ -120,7 +120,7 @@ test('a real agent and synthetic reports: overview counts, a rollback turns red 
   assert.deepEqual(await inPage(page, countsOf('api/staging')), { healthy: canaries.length, waiting: later.length - 1, halted: 1, exploded: 1 });
   assert.deepEqual(await inPage(page, countsOf('docs/prod')), {});
   assert.equal(await inPage(page, `document.querySelector('tr[data-app-env="web/prod"] [data-trust]').dataset.trust`), 'verified', 'the CLI-published release verifies with --trust');
-  // (Until the manifest schema takes rollout.steps, --trust also marks this channel not verified.)
+  assert.equal(await inPage(page, `document.querySelector('tr[data-app-env="api/staging"] [data-trust]').dataset.trust`), 'verified', 'a release with rollout steps and a halt limit verifies');
   assert.ok((await inPage<string[]>(page, `[...document.querySelectorAll('tr[data-app-env="api/staging"] [data-mark]')].map((m) => m.dataset.mark)`)).includes('halted'));
   assert.deepEqual(await inPage(page, `[...document.querySelectorAll('tr[data-app-env="web/prod"] [data-mark]')].map((m) => m.dataset.mark)`), ['rolled-back']);
   assert.equal(await inPage(page, `document.querySelectorAll('tr[data-app-env="api/staging"] .seg').length`), 2, 'one bar segment per step');
@@ -148,6 +148,8 @@ test('a real agent and synthetic reports: overview counts, a rollback turns red 
   assert.equal(await inPage(page, `document.querySelector('tr[data-host="host-1"]').classList.contains('red')`), true);
   assert.equal(await inPage(page, `getComputedStyle(document.querySelector('tr[data-host="host-1"] td')).boxShadow.includes('rgb(180, 35, 24)')`), true, 'a red edge');
   assert.match(await inPage<string>(page, `document.querySelector('tr[data-host="host-1"] td.err').textContent`), /HOIST_HEALTH_FAILED/);
+  // the real agent's event of that outcome (events/web/prod/<sequence>/rolled-back/host-1.json) is counted
+  await until(page, `document.body.textContent.includes('events of this sequence: rolled-back 1')`);
 
   // Filter by state: exactly the rolled-back hosts, then every host again.
   await page.evaluate(choose('rolled-back'));

@@ -90,6 +90,8 @@ export interface PublishOptions {
   readonly env?: string;
   readonly issuedAt?: string;
   readonly expiresAt?: string;
+  /** rollout.halt of a release. */
+  readonly halt?: { readonly maxFailures: number | string };
 }
 
 export interface ConfigOverrides {
@@ -172,7 +174,7 @@ export async function createHarness(options: { hostId?: string } = {}): Promise<
       artifact: artifact === null ? null : { key: artifact.key, sha256: artifact.sha256, size: artifact.size, format: artifact.format },
       issuedAt: o.issuedAt ?? new Date(now - 1000).toISOString(),
       expiresAt: o.expiresAt ?? new Date(now + 30 * 86_400_000).toISOString(),
-      ...(kind === 'release' ? { rollout: { percent: o.rollout ?? 100 } } : {}),
+      ...(kind === 'release' ? { rollout: { percent: o.rollout ?? 100, ...(o.halt === undefined ? {} : { halt: o.halt }) } } : {}),
       ...(o.hosts === undefined ? {} : { hosts: o.hosts }),
       ...(kind === 'pin' ? { reason: 'test' } : { notes: { by: 'test' } }),
     };

@@ -1,4 +1,4 @@
-/** Every family the agent exports, with the type and labels each must have (the contract's list). */
+/** Every family the agent exports, with the type and labels each must have (the list docs/metrics.md documents). */
 export const FAMILIES: ReadonlyArray<[name: string, type: string, labels: readonly string[]]> = [
   ['hoist_deploys_total', 'counter', ['app', 'env', 'outcome']],
   ['hoist_deploy_duration_seconds', 'histogram', ['app', 'env', 'phase']],

@@ -151,3 +151,32 @@ test('artifactExtension', () => {
   assert.equal(artifactExtension('tar+gzip'), 'tar.gz');
   assert.equal(artifactExtension('tar+zstd'), 'tar.zst');
 });
+
+test('rollout.steps, startAt and halt: what parses and what is refused, with the path', () => {
+  const steps = [{ percent: 5, after: '0s' }, { percent: 25, after: '30m', spread: '10m' }, { percent: 100, after: '2h' }];
+  const ok = parseManifest(release({ rollout: { steps, startAt: '2026-11-27T08:00:00Z', halt: { maxFailures: '5%' } } }));
+  assert.deepEqual(ok.rollout, { steps, startAt: '2026-11-27T08:00:00Z', halt: { maxFailures: '5%' } });
+  assert.deepEqual(parseManifest(release({ rollout: { percent: 10, halt: { maxFailures: 3 } } })).rollout, { percent: 10, halt: { maxFailures: 3 } });
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ percent: 50, steps }, /^rollout\.percent: give either rollout\.percent or rollout\.steps/],
+    [{ startAt: '2026-11-27T08:00:00Z' }, /^rollout\.startAt: rollout\.startAt schedules rollout\.steps/],
+    [{ steps: [{ percent: 50, after: '0s' }, { percent: 25, after: '1h' }] }, /^rollout\.steps\[1\]\.percent: must be above the previous step's 50/],
+    [{ steps: [{ percent: 5, after: '1h' }, { percent: 25, after: '1h' }] }, /^rollout\.steps\[1\]\.after: must be later than the previous step's 1h/],
+    [{ steps: [{ percent: 5.555, after: '0s' }] }, /^rollout\.steps\[0\]\.percent: at most two decimals/],
+    [{ steps: [{ percent: 0, after: '0s' }] }, /^rollout\.steps\[0\]\.percent: must be above 0/],
+    [{ steps: [{ percent: 5, after: 'soon' }] }, /^rollout\.steps\[0\]\.after: expected a duration/],
+    [{ steps: [{ percent: 5, after: '0s', spread: 7 }] }, /^rollout\.steps\[0\]\.spread/],
+    [{ steps: [{ percent: 5, after: '0s', extra: 1 }] }, /^rollout\.steps\[0\]/],
+    [{ steps: [] }, /^rollout\.steps: list at least one step/],
+    [{ halt: { maxFailures: 0 } }, /^rollout\.halt\.maxFailures/],
+    [{ halt: { maxFailures: '0%' } }, /^rollout\.halt\.maxFailures/],
+    [{ halt: { maxFailures: 'many' } }, /^rollout\.halt\.maxFailures/],
+  ];
+  for (const [rollout, want] of cases) {
+    const issues = issuesOf(release({ rollout }));
+    assert.ok(issues.some((i) => want.test(i)), `${JSON.stringify(rollout)}: ${issues.join('; ')}`);
+  }
+  // A pin applies at once: no schedule, no halt.
+  const pin = { ...release({ kind: 'pin', reason: 'hold', rollout: { steps: [{ percent: 5, after: '0s' }] } }) };
+  assert.ok(issuesOf(pin).some((i) => /^rollout: a pin applies at once/.test(i)));
+});

@@ -9,13 +9,14 @@ import type { S3Keys } from '../../aws/keys.ts';
 import { serializeEnvelope, signEnvelope } from '../../dsse/envelope.ts';
 import { HoistError, toHoistError } from '../../errors.ts';
 import type { Manifest, PinManifest } from '../../manifest/schema.ts';
-import { readSequence, readStoredManifest, writeEnvelope, type StoredManifest } from '../../publish/envelope-io.ts';
+import { readSequence, readStoredManifest, writeEnvelope, writeHistoryOnce, type StoredManifest } from '../../publish/envelope-io.ts';
 import { findInHistory, listHistory } from '../../publish/history.ts';
 import type { announce } from '../../publish/notify.ts';
 import {
   defaultBy,
   keysOf,
   parseExpires,
+  retryFailedOption,
   withAws,
   type BucketOptions,
   type NotifyOptions,
@@ -24,6 +25,8 @@ import {
 } from '../../publish/options.ts';
 import { parseHosts, planPin, planUnpin } from '../../publish/plan.ts';
 import { describeStatus, loadSigner, signatureStatus, type Signer } from '../../publish/signer.ts';
+import { checkApproval, roleSignatures } from '../../evidence/approvals.ts';
+import { readApprovalStatements } from '../../evidence/read.ts';
 import { writeErr, } from '../output.ts';
 import { reportWritten } from '../written.ts';
 
@@ -61,7 +64,7 @@ export function register(program: Command): void {
       .description('hold an env (or some hosts) on a published version, whatever the channel says')
       .requiredOption('--version <version>', 'a version published to this app and env (found in its history)')
       .requiredOption('--reason <text>', 'why; recorded in the pin and shown to other operators')
-      .option('--retry-failed', 'hosts that have this artifact on their failed list try it once more'),
+      .addOption(retryFailedOption()),
   )
     .addHelpText('after', `
 Examples:
@@ -106,7 +109,7 @@ async function pin(opts: PinOptions): Promise<void> {
       reason: opts.reason ?? '',
       now: new Date(),
       ...(expiresInMs === undefined ? {} : { expiresInMs }),
-      previousSequences: [current.sequence],
+      previousSequences: [current.sequence, await latestPinHistory(clients.s3, opts, keys)],
       notes: { by: defaultBy(opts.by) },
       ...(opts.retryFailed === true ? { retryFailed: true } : {}),
     });
@@ -134,7 +137,7 @@ async function unpin(opts: PinOptions): Promise<void> {
       env: opts.env,
       now: new Date(),
       ...(expiresInMs === undefined ? {} : { expiresInMs }),
-      previousSequences: [current.sequence],
+      previousSequences: [current.sequence, await latestPinHistory(clients.s3, opts, keys)],
       notes: { by: defaultBy(opts.by) },
     };
     const manifest =
@@ -157,12 +160,15 @@ async function writePin(
 ): Promise<void> {
   const envelope = signEnvelope(Buffer.from(JSON.stringify(manifest)), signer.key);
   const key = keys.pin(opts.app, opts.env);
+  // the history copy first, written once: the pin object never names a pin history lacks
+  const historyKey = keys.pinHistory(opts.app, opts.env, manifest.sequence);
+  await writeHistoryOnce(clients.s3, { bucket: opts.bucket, key: historyKey, envelope });
   await writeEnvelope(clients.s3, { bucket: opts.bucket, key, envelope });
   const signed = signer.policy === undefined ? undefined : signatureStatus(envelope, manifest, signer.policy, 'pin');
   const text = [
     `${manifest.artifact === null ? 'unpinned' : 'pinned  '}  ${manifest.app}/${manifest.env}${manifest.artifact === null ? '' : ` ${describePin(manifest)}`}`,
     `sequence  ${manifest.sequence}`,
-    `wrote     ${key}`,
+    `wrote     ${key}, ${historyKey}`,
     ...(signed === undefined ? [] : [`signed    ${describeStatus(signed)}`]),
     '',
   ].join('\n');
@@ -175,7 +181,8 @@ async function writePin(
       reason: manifest.reason ?? null,
     },
     sequence: manifest.sequence,
-    wrote: [key],
+    ...(manifest.retryFailed === true ? { retryFailed: true } : {}),
+    wrote: [key, historyKey],
     ...(signed === undefined ? {} : { signed }),
   };
   await reportWritten(clients, opts, serializeEnvelope(envelope), text, value);
@@ -190,6 +197,12 @@ function pinReason(stored: StoredManifest | undefined, reason: string | undefine
   if (reason !== undefined) return reason;
   const m = stored?.manifest;
   return m !== undefined && m.kind === 'pin' && m.reason !== undefined ? m.reason : 'pin narrowed by unpin';
+}
+
+/** The newest sequence of the pin history (a deleted pin object must not lower the floor). */
+async function latestPinHistory(s3: S3Client, opts: PinOptions, keys: S3Keys): Promise<number | undefined> {
+  const history = await listHistory(s3, { bucket: opts.bucket, prefix: keys.pinHistoryPrefix(opts.app, opts.env) });
+  return history[0]?.sequence;
 }
 
 /** The current pin object, parsed if possible; its sequence (if readable) raises the floor. */
@@ -213,7 +226,7 @@ export async function findRelease(s3: S3Client, opts: BucketOptions & { app: str
     bucket: opts.bucket,
     keys: history,
     onSkip: (key, error) => writeErr(`warning: skipping ${key}: ${toHoistError(error).message}\n`),
-    ...(signer.policy === undefined ? {} : { accept: acceptSigned(signer) }),
+    ...(signer.policy === undefined ? {} : { accept: acceptSigned(signer, s3, opts, keys) }),
   });
   if (found === undefined) {
     throw new HoistError('HOIST_VERSION_NOT_FOUND', `no release ${version} of ${opts.app}/${opts.env} in s3://${opts.bucket}/${keys.historyPrefix(opts.app, opts.env)} (${history.length} entr${history.length === 1 ? 'y' : 'ies'}); pick a version that was published`);
@@ -221,11 +234,21 @@ export async function findRelease(s3: S3Client, opts: BucketOptions & { app: str
   return found;
 }
 
-/** With --trust, only history entries fully signed by the release role qualify. */
-export function acceptSigned(signer: Signer): (entry: StoredManifest) => void {
-  return (entry) => {
-    if (signer.policy === undefined) return;
-    const status = signatureStatus(entry.envelope, entry.manifest, signer.policy, 'release');
-    if (!status.complete) throw new HoistError('HOIST_SIGNATURE_THRESHOLD', `it was never fully approved (${describeStatus(status)})`);
+/**
+ * With --trust, only history entries fully signed by the release role qualify: by the signatures
+ * on the copy itself, or with the verified approval statements of approvals/ (the copy is written
+ * once, at publish; approvals sign the channel and leave a statement).
+ */
+export function acceptSigned(signer: Signer, s3: S3Client, opts: BucketOptions, keys: S3Keys): (entry: StoredManifest) => Promise<void> {
+  return async (entry) => {
+    const policy = signer.policy;
+    if (policy === undefined) return;
+    const status = signatureStatus(entry.envelope, entry.manifest, policy, 'release');
+    if (status.complete) return;
+    const m = entry.manifest;
+    const statements = await readApprovalStatements(s3, opts.bucket, keys.approvalsPrefix(m.app, m.env, m.sequence));
+    const approvals = statements.map((bytes) => checkApproval(bytes, { app: m.app, env: m.env, sequence: m.sequence, sha256: m.artifact?.sha256 }, policy));
+    const combined = roleSignatures(entry.envelope, m, approvals, policy, 'release');
+    if (!combined.complete) throw new HoistError('HOIST_SIGNATURE_THRESHOLD', `it was never fully approved (${combined.signers.length} of ${combined.threshold}: ${combined.signers.join(', ') || 'none'}, counting approval statements; ${describeStatus(status)})`);
   };
 }

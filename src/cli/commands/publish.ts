@@ -6,27 +6,30 @@ import type { Command } from 'commander';
 import { artifactExtension } from '../../manifest/schema.ts';
 import { serializeEnvelope } from '../../dsse/envelope.ts';
 import { formatBytes } from '../../util/units.ts';
-import { planRelease } from '../../publish/plan.ts';
+import { ciRunFromEnv, planRelease } from '../../publish/plan.ts';
 import { inspectArtifact, uploadArtifact } from '../../publish/upload.ts';
 import { archiveFacts } from '../../publish/archive-facts.ts';
 import { writeRelease } from '../../publish/release.ts';
 import { createProgress } from '../../publish/progress.ts';
 import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
 import {
+  addRolloutOptions,
   defaultBy,
   keysOf,
   parseExpires,
-  parsePercent,
+  retryFailedOption,
   withAws,
   type BucketOptions,
   type NotifyOptions,
+  type RolloutOptions,
   looseKeyOption,
   addWriteOptions,
 } from '../../publish/options.ts';
+import { describeRollout, rolloutFromOptions } from '../../rollout/spec.ts';
 import { reportWritten } from '../written.ts';
 import { withInterrupt } from '../interrupt.ts';
 
-interface PublishOptions extends BucketOptions, NotifyOptions {
+interface PublishOptions extends BucketOptions, NotifyOptions, RolloutOptions {
   app: string;
   env: string;
   version: string;
@@ -34,10 +37,10 @@ interface PublishOptions extends BucketOptions, NotifyOptions {
   key: string;
   allowLooseKey?: boolean;
   trust?: string;
-  rollout?: string;
   retryFailed?: boolean;
   expires?: string;
   commit?: string;
+  ciRun?: string;
   by?: string;
 }
 
@@ -53,18 +56,19 @@ export function register(program: Command): void {
     .requiredOption('-k, --key <file>', 'signing key (PKCS#8 Ed25519 PEM) of the release role')
     .addOption(looseKeyOption())
     .option('--trust <file>', 'check the key against this trust policy and report missing approvals')
-    .option('--rollout <percent>', 'share of the fleet that takes the release (0-100)', '100')
-    .option('--retry-failed', 'hosts that have this artifact on their failed list try it once more')
     .option('--expires <duration>', 'validity of the manifest', '30d')
     .option('--commit <sha>', 'source commit, recorded in the manifest notes')
-    .option('--by <name>', 'who publishes, recorded in the notes (default: the login name)');
-  addWriteOptions(cmd)
+    .option('--ci-run <url>', 'the CI run that built it, recorded in the notes (default: from GITHUB_*, CI_JOB_URL, BUILDKITE_BUILD_URL or BUILD_URL)')
+    .option('--by <name>', 'who publishes, recorded in the notes (default: the login name)')
+    .addOption(retryFailedOption());
+  addWriteOptions(addRolloutOptions(cmd))
     .addHelpText('after', `
 Examples:
   hoist publish --app web --env prod --version 1.4.2 --artifact web-1.4.2.tar.gz \\
     --bucket my-releases --key ci.key --commit "$GITHUB_SHA" --by ci \\
     --notify-sns arn:aws:sns:us-east-1:123456789012:hoist-web-prod
-  hoist publish ... --rollout 10          # canaries first, then publish again with 100`)
+  hoist publish ... --rollout 10          # canaries first, then publish again with 100
+  hoist publish ... --steps 5:0s,25:30m,100:2h --max-failures 3   # advances by itself, halts on failures`)
     .action(async (opts: PublishOptions) => {
       await publish(opts);
     });
@@ -83,7 +87,7 @@ async function publish(opts: PublishOptions): Promise<void> {
  */
 async function publishUntil(opts: PublishOptions, signal: AbortSignal): Promise<void> {
   const expiresInMs = parseExpires(opts.expires);
-  const rolloutPercent = parsePercent(opts.rollout);
+  const rollout = rolloutFromOptions(opts, new Date());
   const signer = await loadSigner(opts.key, { allowLooseKey: opts.allowLooseKey, trust: opts.trust, role: 'release', app: opts.app, env: opts.env });
   const artifact = await inspectArtifact(opts.artifact, signal);
   // read once through: refuses a truncated archive, and tells agents how much room it needs
@@ -100,10 +104,10 @@ async function publishUntil(opts: PublishOptions, signal: AbortSignal): Promise<
       artifact: { key: artifactKey, sha256: artifact.sha256, size: artifact.size, format: artifact.format },
       now: new Date(),
       ...(expiresInMs === undefined ? {} : { expiresInMs }),
-      ...(rolloutPercent === undefined ? {} : { rolloutPercent }),
-      previousSequences: previous,
-      notes: { commit: opts.commit, by, unpackedBytes: String(facts.unpackedBytes) },
+      rollout,
       ...(opts.retryFailed === true ? { retryFailed: true } : {}),
+      previousSequences: previous,
+      notes: { commit: opts.commit, ciRun: opts.ciRun ?? ciRunFromEnv(process.env), by, unpackedBytes: String(facts.unpackedBytes) },
     });
   plan([]);
 
@@ -131,7 +135,7 @@ async function publishUntil(opts: PublishOptions, signal: AbortSignal): Promise<
       `artifact  ${outcome === 'uploaded' ? 'uploaded' : 'skipped (already in the bucket)'} s3://${opts.bucket}/${artifactKey}`,
       `sha256    ${artifact.sha256}`,
       `size      ${artifact.size} (${formatBytes(artifact.size)})`,
-      `release   ${m.app}/${m.env} ${m.version} rollout ${m.rollout.percent}% expires ${m.expiresAt ?? '-'}`,
+      `release   ${m.app}/${m.env} ${m.version} rollout ${describeRollout(m.rollout)} expires ${m.expiresAt ?? '-'}`,
       `sequence  ${m.sequence}`,
       `wrote     ${written.keys.join(', ')}`,
       ...(signed === undefined ? [] : [`signed    ${describeStatus(signed)}`]),
@@ -139,7 +143,7 @@ async function publishUntil(opts: PublishOptions, signal: AbortSignal): Promise<
     ].join('\n');
     const value = {
       artifact: { key: artifactKey, outcome, sha256: artifact.sha256, size: artifact.size, format: artifact.format },
-      release: { app: m.app, env: m.env, version: m.version, sequence: m.sequence, rollout: m.rollout, expiresAt: m.expiresAt ?? null },
+      release: { app: m.app, env: m.env, version: m.version, sequence: m.sequence, rollout: m.rollout, expiresAt: m.expiresAt ?? null, ...(m.retryFailed === true ? { retryFailed: true } : {}) },
       wrote: written.keys,
       ...(signed === undefined ? {} : { signed }),
     };

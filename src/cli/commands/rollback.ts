@@ -17,6 +17,7 @@ import {
   type NotifyOptions,
   looseKeyOption,
   addWriteOptions,
+  retryFailedOption,
 } from '../../publish/options.ts';
 import { planRelease, rollbackMatcher } from '../../publish/plan.ts';
 import { writeRelease } from '../../publish/release.ts';
@@ -47,7 +48,8 @@ export function register(program: Command): void {
     .option('--to <version>', 'the version to go back to (default: the newest release with another artifact than the current one)')
     .option('--trust <file>', 'check the key, and only roll back to releases fully signed under this policy')
     .option('--expires <duration>', 'validity of the new manifest', '30d')
-    .option('--by <name>', 'who rolls back, recorded in the notes (default: the login name)');
+    .option('--by <name>', 'who rolls back, recorded in the notes (default: the login name)')
+    .addOption(retryFailedOption().default(true, 'always: a rollback names a release that may be on hosts\' failed lists'));
   addWriteOptions(cmd)
     .addHelpText('after', `
 Examples:
@@ -74,7 +76,7 @@ async function rollback(opts: RollbackOptions): Promise<void> {
       bucket: opts.bucket,
       keys: history,
       onSkip: (key, error) => writeErr(`warning: skipping ${key}: ${toHoistError(error).message}\n`),
-      ...(signer.policy === undefined ? {} : { accept: acceptSigned(signer) }),
+      ...(signer.policy === undefined ? {} : { accept: acceptSigned(signer, clients.s3, opts, keys) }),
     });
     if (target === undefined || target.manifest.kind !== 'release') {
       throw new HoistError(
@@ -100,8 +102,8 @@ async function rollback(opts: RollbackOptions): Promise<void> {
           now: new Date(),
           ...(expiresInMs === undefined ? {} : { expiresInMs }),
           previousSequences: previous,
-          notes: { rollbackOf: currentRelease?.version ?? 'unknown', by: defaultBy(opts.by) },
-          // going back to a release that failed on some hosts is an operator's decision to try it again
+          notes: { rollbackOf: currentRelease?.version ?? 'unknown', unpackedBytes: old.notes?.unpackedBytes, by: defaultBy(opts.by) },
+          // hosts that failed the release rolled back to (a bad rollout of it long ago) try it once more
           retryFailed: true,
         }),
     });
