@@ -59,6 +59,8 @@ export const idleMetrics: Bench = {
       figure('idle_metrics.cpu_per_hour', d('idle.cpu_per_hour'), 's/h', { note: `with ${value(withMetrics.figures, 'idle.cpu_per_hour')} s/h, without ${value(plain.figures, 'idle.cpu_per_hour')}` }),
       figure('idle_metrics.bare_node_cpu_noise', value(withMetrics.figures, 'idle.cpu_per_hour_bare_node') - value(plain.figures, 'idle.cpu_per_hour_bare_node'), 's/h', { note: 'the same difference between the two bare nodes idling beside them: what noise looks like' }),
       figure('idle_metrics.floor_cpu_noise', baselineOf(withMetrics.figures, 'idle.cpu_vs_floor') - baselineOf(plain.figures, 'idle.cpu_vs_floor'), 's/h', { note: 'and between the two floors (the same requests, no hoist)' }),
+      figure('idle_metrics.agent_cpu_per_hour', value(withMetrics.figures, 'idle.cpu_per_hour'), 's/h', { baseline: value(plain.figures, 'idle.cpu_per_hour'), against: 'without metrics' }),
+      figure('idle_metrics.requests_per_hour', value(withMetrics.figures, 'idle.requests_per_hour'), '/h', { baseline: value(plain.figures, 'idle.requests_per_hour'), against: 'without metrics', note: 'requests to S3 and SQS, counted by a proxy (scrapes are not among them)' }),
       figure('idle_metrics.scrapes_per_hour', value(withMetrics.figures, 'idle.metrics_scrapes_per_hour'), '/h'),
       figure('idle_metrics.cpu_per_scrape', (d('idle.cpu_per_hour') / Math.max(1, value(withMetrics.figures, 'idle.metrics_scrapes_per_hour'))) * 1000, 'ms'),
       figure('idle_metrics.scrape_failures', value(withMetrics.figures, 'idle.metrics_scrape_failures'), ''),

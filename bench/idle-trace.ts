@@ -5,7 +5,7 @@
  *   node bench/idle-trace.ts [--seconds 90] [--every 20] [--log info]
  *
  * The same rig as bench/idle.ts (the bundle with RUNTIME_FLAGS, SQS long polling and S3 polling at
- * the contract's default rates, one healthy app). Every `--every` ms it reads each thread's
+ * the default rates with SQS, one healthy app). Every `--every` ms it reads each thread's
  * schedstat and prints every interval in which the agent ran, with the CPU it used and the threads
  * that used it, then the agent's log lines of the window. The S3 poll ticks, the long-poll cycles
  * and the timers between them are told apart by when they happen.

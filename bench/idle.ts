@@ -1,9 +1,12 @@
 /**
- * Idle footprint (issue #6 item 2): a real `hoist agent` daemon with SQS long polling and S3
- * polling both on, one healthy app and nothing to deploy. RSS (VmRSS, RssAnon, RssFile) and CPU
- * time (each thread's schedstat) read from /proc at the start and the end of a 5 minute window
- * (quick: 60 s, extrapolated to an hour). Beside it idle a bare `node` (what the runtime alone
- * costs) and the floor (lib/idle-floor.js: the prescribed libraries making the same requests).
+ * Idle footprint (issue #6 item 2, #17 item 4): a real `hoist agent` daemon with SQS configured,
+ * so S3 polling at its default with SQS (every 5 minutes, a safety net), one healthy app and
+ * nothing to deploy. RSS (VmRSS, RssAnon, RssFile) and CPU time (each thread's schedstat) read
+ * from /proc at the start and the end of a 10 minute window (quick: 5 minutes, one poll period;
+ * extrapolated to an hour). Beside it idle a bare `node` (what the runtime alone costs) and the
+ * floor (lib/idle-floor.js: the prescribed libraries making the same kinds of requests at the same
+ * rates). The agent and the floor each talk to fauxqs through their own loopback proxy
+ * (test/helpers/fault-proxy.ts, no faults), which counts the requests they make in the window.
  *
  * What runs is what ships: the esbuild bundle of scripts/package.ts, run by this Node with the
  * executable's V8 flags (RUNTIME_FLAGS), at the default log level. Knobs, for investigations:
@@ -19,50 +22,82 @@
  * scraped by this process at a fixed interval through the window.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parse, stringify } from 'yaml';
 import { BUCKET, TEST_AWS_ENV } from '../test/helpers/harness.ts';
+import { startFaultProxy, type FaultProxy, type ProxyLogEntry } from '../test/helpers/fault-proxy.ts';
+import { DEFAULT_POLL_WITH_SQS } from '../src/config/schema.ts';
 import { bundle } from '../scripts/package.ts';
 import { RUNTIME_FLAGS } from '../src/cli/defaults.ts';
 import { HTTP_HANDLER_OPTIONS, SDK_MAX_ATTEMPTS } from '../src/aws/clients.ts';
 import { s3Keys } from '../src/aws/keys.ts';
 import { parseDuration } from '../src/util/units.ts';
-import { createRig, settled, type AgentEntry, type Rig } from './lib/agent-rig.ts';
+import { createRig, enableMetrics, settled, type AgentEntry, type Rig } from './lib/agent-rig.ts';
 import type { Bench } from './lib/context.ts';
 import { figure, type Figure } from './lib/figures.ts';
 import { MiB, residentByMapping, sampleProcess, threadCpu } from './lib/measure.ts';
 
 const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'mem-probe.js');
 const FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'idle-floor.js');
-/** The contract's default rates: a poll tick every 30 s (GETs of channel and pin), 20 s long polls. */
-const POLL_SECONDS = 30;
-const POLL = `*/${POLL_SECONDS} * * * * *`;
+/** The default rates with SQS: a poll tick every 5 minutes (GETs of channel and pin), 20 s long polls, a report every 5 minutes. */
+const POLL = DEFAULT_POLL_WITH_SQS;
+const POLL_SECONDS = 300;
 const JITTER = '10s';
 const WAIT_SECONDS = 20;
+const REPORT_SECONDS = 300;
+
+export interface IdleRig extends Rig {
+  /** The proxy between the agent and fauxqs: its log is every request the agent made. */
+  readonly proxy: FaultProxy;
+}
 
 /**
- * The rig every idle measurement uses: SQS long polling and S3 polling both on at the contract's
- * default rates, the agent logging at `logLevel`, and version 1 published for it to deploy.
+ * The rig every idle measurement uses: SQS long polling, S3 polling at its default with SQS, the
+ * agent logging at `logLevel` and talking to fauxqs through a counting proxy, and version 1
+ * published for it to deploy.
  */
-export async function createIdleRig(logLevel: string): Promise<Rig> {
+export async function createIdleRig(logLevel: string): Promise<IdleRig> {
   const rig = await createRig((queueUrl) => ({
-    source: { s3: { bucket: BUCKET, poll: POLL, jitter: JITTER }, sqs: { queueUrl, waitSeconds: WAIT_SECONDS } },
+    source: { s3: { bucket: BUCKET, jitter: JITTER }, sqs: { queueUrl, waitSeconds: WAIT_SECONDS } },
   }));
+  let proxy: FaultProxy | undefined;
   try {
     const h = rig.harness;
+    proxy = await startFaultProxy(h.aws.endpoint);
     // The harness logs at debug for the tests; the daemon as configured on a host logs at info.
     const config = parse(await readFile(h.configPath, 'utf8')) as Record<string, unknown>;
-    await writeFile(h.configPath, stringify({ ...config, log: { level: logLevel } }));
+    await writeFile(h.configPath, stringify({ ...config, endpoint: proxy.url, log: { level: logLevel } }));
     await h.publish('1', await h.artifact('1'));
-    return rig;
+    const counting = proxy;
+    return {
+      ...rig,
+      proxy: counting,
+      async [Symbol.asyncDispose]() {
+        await rig[Symbol.asyncDispose]();
+        await counting.stop();
+      },
+    };
   } catch (error) {
     await rig[Symbol.asyncDispose]();
+    await proxy?.stop();
     throw error;
   }
+}
+
+/** Requests in a proxy's log from `from` on, by kind: SQS calls (POST), S3 GETs, S3 PUTs, others. */
+function requestsSince(log: readonly ProxyLogEntry[], from: number): { total: number; sqs: number; get: number; put: number; other: number } {
+  const counts = { total: 0, sqs: 0, get: 0, put: 0, other: 0 };
+  for (const entry of log.slice(from)) {
+    counts.total++;
+    if (entry.method === 'POST') counts.sqs++;
+    else if (entry.method === 'GET') counts.get++;
+    else if (entry.method === 'PUT') counts.put++;
+    else counts.other++;
+  }
+  return counts;
 }
 
 interface MemReport {
@@ -99,7 +134,8 @@ export function idleOptionsFromEnv(ctx: { quick: boolean; work: string; log: (m:
   return {
     entry: entry === 'bundle' || entry === 'dev' ? entry : { executable: path.resolve(entry) },
     flags: flags === undefined ? RUNTIME_FLAGS : flags === 'none' ? [] : flags.split(/\s+/).filter((f) => f !== ''),
-    seconds: Number(env['HOIST_BENCH_IDLE_SECONDS'] ?? (ctx.quick ? 60 : 300)),
+    // whole poll periods, so that the S3 poll is in the window as often as in an hour
+    seconds: Number(env['HOIST_BENCH_IDLE_SECONDS'] ?? (ctx.quick ? POLL_SECONDS : 2 * POLL_SECONDS)),
     logLevel: env['HOIST_BENCH_IDLE_LOG'] ?? 'info',
     work: ctx.work,
     log: ctx.log,
@@ -121,21 +157,24 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
   const pid = agent.child.pid ?? 0;
   // the bare runtime, idling with one timer, for comparison
   const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  // the floor: the contract's libraries making the agent's idle requests and nothing else (its own queue)
+  // the floor: the agent's libraries making the agent's idle requests and nothing else (its own queue)
   const keys = s3Keys('');
   const floorBundle = await bundle(path.join(o.work, 'idle-floor.cjs'), { entry: FLOOR, ...(o.minify === undefined ? {} : { minify: o.minify }) });
+  await using floorProxy = await startFaultProxy(h.aws.endpoint);
   const floor = spawn(process.execPath, [...o.flags, floorBundle], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,
       ...TEST_AWS_ENV,
-      HOIST_FLOOR_ENDPOINT: h.aws.endpoint,
+      HOIST_FLOOR_ENDPOINT: floorProxy.url,
       HOIST_FLOOR_CLIENT: JSON.stringify({ maxAttempts: SDK_MAX_ATTEMPTS, requestHandler: HTTP_HANDLER_OPTIONS }),
       HOIST_FLOOR_BUCKET: BUCKET,
       HOIST_FLOOR_KEYS: [keys.channel('web', 'prod'), keys.pin('web', 'prod')].join(','),
       HOIST_FLOOR_QUEUE: await h.aws.createQueue('hoist-bench-floor'),
       HOIST_FLOOR_POLL: POLL,
       HOIST_FLOOR_JITTER_MS: String(parseDuration(JITTER) ?? 10_000),
+      HOIST_FLOOR_REPORT_KEY: 'status/web/floor/host-1.json',
+      HOIST_FLOOR_REPORT_MS: String(REPORT_SECONDS * 1000),
     },
   });
   try {
@@ -143,12 +182,19 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
       throw new Error(`${String(error)}\n${agent.output().slice(-4000)}`);
     });
     await delay(5_000); // let the first deploy's garbage be collected and the pollers settle
+    // Start 5 s before a poll tick (POLL fires on the clock's 5-minute marks), so that a window of
+    // whole poll periods holds as many ticks as an hour does per period, never one more or less.
+    const period = POLL_SECONDS * 1000;
+    const untilTick = period - (Date.now() % period);
+    await delay(untilTick > 5_000 ? untilTick - 5_000 : untilTick + period - 5_000);
     const first = await sampleProcess(pid);
     const firstThreads = await threadCpu(pid);
     const bareFirstCpu = sum(await threadCpu(bare.pid ?? 0));
     const floorFirstCpu = sum(await threadCpu(floor.pid ?? 0));
     o.log(`${label}: measuring ${seconds} s from RSS ${(first.rss / MiB).toFixed(1)} MiB`);
     let maxRss = first.rss;
+    const agentLogAt = rig.proxy.requests.length;
+    const floorLogAt = floorProxy.requests.length;
     const started = performance.now();
     const scraper = metricsUrl === undefined || o.metrics === undefined ? undefined : scrapeEvery(metricsUrl, o.metrics.scrapeSeconds);
     while (performance.now() - started < seconds * 1000) {
@@ -156,6 +202,8 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
       maxRss = Math.max(maxRss, (await sampleProcess(pid)).rss);
     }
     const elapsed = (performance.now() - started) / 1000;
+    const agentRequests = requestsSince(rig.proxy.requests, agentLogAt);
+    const floorRequests = requestsSince(floorProxy.requests, floorLogAt);
     const scrapes = scraper?.stop();
     const last = await sampleProcess(pid);
     const lastThreads = await threadCpu(pid);
@@ -182,9 +230,17 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
     const cpuPerHour = (cpu / elapsed) * 3600;
     const bareCpuPerHour = (bareCpu / elapsed) * 3600;
     const floorCpuPerHour = (floorCpu / elapsed) * 3600;
-    // What the contract's default rates ask for: one long poll per WaitTimeSeconds, a GET of the
-    // channel and of the pin per poll tick.
-    const requestsPerHour = 3600 / WAIT_SECONDS + 2 * (3600 / POLL_SECONDS);
+    // What the default rates ask for: one long poll per WaitTimeSeconds, a GET of the channel and
+    // of the pin per poll tick, a status report per report interval.
+    const expectedPerHour = 3600 / WAIT_SECONDS + 2 * (3600 / POLL_SECONDS) + 3600 / REPORT_SECONDS;
+    const perHour = (n: number): number => (n / elapsed) * 3600;
+    const requestsPerHour = perHour(agentRequests.total);
+    const floorRequestsPerHour = perHour(floorRequests.total);
+    // the floor's CPU at the agent's request rate (the SDK's cost per request, times the agent's requests)
+    const floorAtAgentRate = floorRequestsPerHour === 0 ? 0 : (floorCpuPerHour / floorRequestsPerHour) * requestsPerHour;
+    const t0 = Date.now() - elapsed * 1000;
+    o.log(`${label}: S3 requests in the window: ${rig.proxy.requests.slice(agentLogAt).filter((e) => e.method !== 'POST').map((e) => `${e.method} ${e.url.split('?')[0] ?? ''} ${e.status}`).join(', ') || 'none'} (window from ${new Date(t0).toISOString()})`);
+    const kinds = (r: typeof agentRequests): string => `${r.sqs} SQS, ${r.get} S3 GET, ${r.put} S3 PUT${r.other === 0 ? '' : `, ${r.other} other`}`;
     const ticks = last.cpuSeconds - first.cpuSeconds;
     const window = `${Math.round(elapsed)} s window${seconds < 3600 ? ', extrapolated to 1 h' : ''}`;
     o.log(`${label}: CPU ms by thread: ${[...byThread].filter(([, v]) => v > 0).map(([n, v]) => `${n} ${(v * 1000).toFixed(1)}`).join(', ')}`);
@@ -199,8 +255,10 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
       figure('idle.cpu_per_hour', cpuPerHour, 's/h', { baseline: 1, against: 'target', note: `${cpu.toFixed(3)} s CPU (thread schedstat; ${ticks.toFixed(2)} s in utime+stime ticks) in the ${window}` }),
       figure('idle.cpu_per_hour_bare_node', bareCpuPerHour, 's/h'),
       figure('idle.rss_vs_floor', last.rss / MiB, 'MiB', { baseline: floorLast.rss / MiB, against: 'floor', note: 'floor: Node with the S3 and SQS clients, pino, node-cron, zod, yaml and tar loaded, making the same idle requests (bench/lib/idle-floor.js)' }),
-      figure('idle.cpu_vs_floor', cpuPerHour, 's/h', { baseline: floorCpuPerHour, against: 'floor', note: `floor: the same ${requestsPerHour} requests per hour through the AWS SDK and nothing else` }),
-      figure('idle.floor_cpu_per_request', (floorCpuPerHour / requestsPerHour) * 1000, 'ms', { note: `the floor's CPU per request at ${requestsPerHour} requests per hour (each after seconds of idling)` }),
+      figure('idle.requests_per_hour', requestsPerHour, '/h', { baseline: expectedPerHour, against: 'the default rates', note: `${kinds(agentRequests)} in the ${window} (counted by a proxy); expected: ${3600 / WAIT_SECONDS} long polls, ${2 * (3600 / POLL_SECONDS)} GETs (poll ${POLL}), ${3600 / REPORT_SECONDS} reports` }),
+      figure('idle.floor_requests_per_hour', floorRequestsPerHour, '/h', { note: `the floor: ${kinds(floorRequests)}` }),
+      figure('idle.cpu_vs_floor', cpuPerHour, 's/h', { baseline: floorAtAgentRate, against: 'floor at the agent\'s request rate', note: `target ratio <= 1.1 where 1 s/h is out of reach; the floor measured ${floorCpuPerHour.toFixed(3)} s/h at ${floorRequestsPerHour.toFixed(0)} requests/h, scaled to the agent's ${requestsPerHour.toFixed(0)}` }),
+      figure('idle.floor_cpu_per_request', floorRequestsPerHour === 0 ? 0 : (floorCpuPerHour / floorRequestsPerHour) * 1000, 'ms', { note: `the floor's CPU per request at ${floorRequestsPerHour.toFixed(0)} requests per hour (each after seconds of idling)` }),
     ];
     if (report !== undefined) {
       const m = report.memory;
@@ -229,17 +287,6 @@ export async function measureIdle(o: IdleOptions): Promise<IdleResult> {
     bare.kill('SIGKILL');
     floor.kill('SIGKILL');
   }
-}
-
-/** Adds metrics.listen on a free loopback port to the agent's config; returns the URL. */
-async function enableMetrics(configPath: string): Promise<string> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  const config = parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
-  await writeFile(configPath, stringify({ ...config, metrics: { listen: `127.0.0.1:${port}` } }));
-  return `http://127.0.0.1:${port}/metrics`;
 }
 
 /** GETs `url` every `seconds` (as Prometheus scrapes, one keep-alive connection) until stopped. */

@@ -1,5 +1,5 @@
 /**
- * What each library the contract prescribes costs in resident memory, before hoist adds anything
+ * What each library the agent is built on costs in resident memory, before hoist adds anything
  * (an investigation aid for bench/idle.ts, not part of `npm run bench`):
  *
  *   node [V8 flags] bench/library-rss.js [--settle 8]

@@ -3,7 +3,7 @@
  * issue #6, prints the machine and a table, and appends one JSON object per figure to
  * `.bench/results.jsonl` (or PATH). `npm run bench -- fleet ...` hands over to bench/fleet.ts.
  *
- * Names: throughput, idle, memory, latency, flip, rollback, decode, idle-metrics, pack (default: all).
+ * Names: throughput, idle, memory, latency, flip, rollback, decode, idle-metrics, pack, dedup (default: all).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,7 +19,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 async function loadBenches(): Promise<Bench[]> {
   // imported lazily so `bench fleet` and a single benchmark load only what they need
-  const [{ throughput }, { idle }, { memory }, { latency }, { flip }, { rollback }, { decode }, { idleMetrics }, { pack }] = await Promise.all([
+  const [{ throughput }, { idle }, { memory }, { latency }, { flip }, { rollback }, { decode }, { idleMetrics }, { pack }, { dedup }] = await Promise.all([
     import('./throughput.ts'),
     import('./idle.ts'),
     import('./memory.ts'),
@@ -29,8 +29,9 @@ async function loadBenches(): Promise<Bench[]> {
     import('./decode.ts'),
     import('./idle-metrics.ts'),
     import('./pack.ts'),
+    import('./dedup.ts'),
   ]);
-  return [throughput, idle, memory, latency, flip, rollback, decode, idleMetrics, pack];
+  return [throughput, idle, memory, latency, flip, rollback, decode, idleMetrics, pack, dedup];
 }
 
 interface Args {
@@ -48,7 +49,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--json') args.json = path.resolve(argv[++i] ?? '');
     else if (a === '--dir') args.dir = path.resolve(argv[++i] ?? '');
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: node bench/run.ts [quick] [throughput|idle|memory|latency|flip|rollback|decode|idle-metrics|pack ...] [--json PATH] [--dir DIR]\n       node bench/run.ts fleet [args for bench/fleet.ts]\n');
+      process.stdout.write('usage: node bench/run.ts [quick] [throughput|idle|memory|latency|flip|rollback|decode|idle-metrics|pack|dedup ...] [--json PATH] [--dir DIR]\n       node bench/run.ts fleet [args for bench/fleet.ts]\n');
       process.exit(0);
     } else args.names.push(a);
   }

@@ -5,7 +5,10 @@
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { parse, stringify } from 'yaml';
 import { createHarness, HOIST_BIN, TEST_AWS_ENV } from '../../test/helpers/harness.ts';
 import { RUNTIME_FLAGS } from '../../src/cli/defaults.ts';
 import type { AgentProcess, AppStateView, ConfigOverrides, Harness } from '../../test/helpers/harness.ts';
@@ -108,4 +111,15 @@ export function settled(version: string, sequence?: number): (s: AppStateView) =
 export function sequenceOf(envelope: string): number {
   const { payload } = JSON.parse(envelope) as { payload: string };
   return (JSON.parse(Buffer.from(payload, 'base64').toString('utf8')) as { sequence: number }).sequence;
+}
+
+/** Adds metrics.listen on a free loopback port to the agent's config; returns the URL. */
+export async function enableMetrics(configPath: string): Promise<string> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  const config = parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
+  await writeFile(configPath, stringify({ ...config, metrics: { listen: `127.0.0.1:${port}` } }));
+  return `http://127.0.0.1:${port}/metrics`;
 }

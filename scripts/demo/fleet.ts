@@ -48,7 +48,10 @@ export interface FleetOptions {
   readonly hostIds: readonly string[];
   readonly app?: string;
   readonly env?: string;
-  /** node-cron expression of the S3 poll, or "off" (SQS only). */
+  /**
+   * node-cron expression of the S3 poll, or "off" (SQS only). Default: the agent's own, every
+   * 5 minutes with SQS, so the fleet converges through SNS and SQS, as a fleet with SQS does.
+   */
   readonly poll?: string;
   readonly health?: Record<string, unknown>;
 }
@@ -135,7 +138,7 @@ export async function createFleet(options: FleetOptions): Promise<Fleet> {
         endpoint,
         stateDir: host.stateDir,
         source: {
-          s3: { bucket, poll: options.poll ?? '*/2 * * * * *', jitter: '0s' },
+          s3: { bucket, ...(options.poll === undefined ? {} : { poll: options.poll }), jitter: '0s' },
           sqs: { queueUrl, waitSeconds: 1 },
         },
         apps: [

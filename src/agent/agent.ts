@@ -216,6 +216,7 @@ export class Agent {
             root: app.root,
             user: owner === undefined ? undefined : { uid: owner.uid, gid: owner.gid, name: owner.name ?? String(owner.uid) },
             writableRelease: app.writableRelease,
+            dedup: app.dedup,
             shared: app.shared,
             allowSymlinks: app.allowSymlinks,
             onWarning: (message, error) => log.warn({ code: error.code }, message),

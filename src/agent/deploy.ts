@@ -123,7 +123,7 @@ export async function deploy(options: DeployOptions): Promise<DeployOutcome> {
       signal: options.drain,
     });
     await options.onStep?.('renamed');
-    log.info({ step: 'unpack', entries: unpacked.entries, bytes: unpacked.bytes }, 'unpacked');
+    log.info({ step: 'unpack', entries: unpacked.entries, bytes: unpacked.bytes, ...(unpacked.dedup === undefined ? {} : { dedup: unpacked.dedup }) }, 'unpacked');
     clock.start('activate');
     if (app.hooks?.preActivate !== undefined) {
       await step('pre-activate');

@@ -17,7 +17,8 @@ source:
   s3:                        # poll the channel and pin objects (an unchanged poll costs one 304)
     bucket: my-releases
     prefix: ""
-    poll: "*/30 * * * * *"   # node-cron expression; 6 fields = with seconds
+    poll: "0 */5 * * * *"    # node-cron, 6 fields = with seconds; the default with sqs (a safety
+                             # net), without sqs "*/30 * * * * *"
     jitter: 10s
   sqs:                       # optional: long-poll this host's queue for instant deploys
     queueUrl: "https://sqs.us-east-1.amazonaws.com/123456789012/web-prod-i-0abc"
@@ -30,6 +31,8 @@ apps:
     keep: 5                  # releases kept on disk (never removes current or previous)
     user: web                # hooks and health commands run as this user (with its groups)
     writableRelease: false   # releases are root's, read-only to the app: write under shared/
+    dedup: true              # hard-link files unchanged since the previous release (not with
+                             # writableRelease: true)
     shared: [log, uploads]   # root/shared/<path> (the app user's) symlinked into each release
     hooks:                   # as the app user, cwd = new release dir; env HOIST_APP, HOIST_ENV,
       preActivate:  { run: "./bin/migrate", timeout: 10m }       # HOIST_VERSION, HOIST_RELEASE_DIR,

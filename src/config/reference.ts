@@ -125,12 +125,20 @@ function walk(schema: z.ZodType, path: string, presence: string): Row[] {
       defaultText = formatDefault(def.defaultValue, def.innerType as z.ZodType);
     } else if (def.type === 'nullable') {
       nullable = true;
+    } else if (objectBehindTransform(node) !== undefined) {
+      // an object whose transform fills in defaults that depend on other fields: its input is documented
+      node = objectBehindTransform(node) ?? node;
+      description ||= descriptionOf(node);
+      continue;
     } else {
       break;
     }
     node = def.innerType as z.ZodType;
     description ||= descriptionOf(node);
   }
+  // a default that depends on other fields, said in words (.meta({ defaultText }))
+  const defaultWords = z.globalRegistry.get(schema)?.['defaultText'];
+  if (typeof defaultWords === 'string') defaultText = defaultWords;
   if (path.startsWith('trust') || path.includes('.trust')) {
     const below = path.replace(/^(.*\.)?trust\.?/, '');
     description ||= TRUST_DESCRIPTIONS[below] ?? '';
@@ -142,7 +150,7 @@ function walk(schema: z.ZodType, path: string, presence: string): Row[] {
     for (const [key, child] of Object.entries(def.shape as Record<string, z.ZodType>)) {
       rows.push(...walk(child, path === '' ? key : `${path}.${key}`, 'required'));
     }
-  } else if (def.type === 'array' && defOf(def.element as z.ZodType).type === 'object') {
+  } else if (def.type === 'array' && isObjectSchema(def.element as z.ZodType)) {
     for (const row of walk(def.element as z.ZodType, `${path}[]`, 'required')) {
       if (row.path !== `${path}[]`) rows.push(row);
     }
@@ -178,7 +186,7 @@ function typeName(node: z.ZodType): string {
       return 'map of name → ' + typeName(def.valueType as z.ZodType);
     case 'array': {
       const element = def.element as z.ZodType;
-      return defOf(element).type === 'object' ? 'list of objects' : `list of ${typeName(element)}`;
+      return isObjectSchema(element) ? 'list of objects' : `list of ${typeName(element)}`;
     }
     case 'pipe':
       return typeName(def.in as z.ZodType);
@@ -198,6 +206,18 @@ function formatDefault(value: unknown, inner: z.ZodType): string {
   if (typeof value === 'number' && NAMED_TYPES.get(defOf(inner)) === 'duration') return `\`"${formatDuration(value)}"\``;
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) return '(see fields)';
   return `\`${JSON.stringify(value)}\``;
+}
+
+/** The object schema of `object.transform(...)`, else undefined. */
+function objectBehindTransform(node: z.ZodType): z.ZodType | undefined {
+  const def = defOf(node);
+  if (def.type !== 'pipe') return undefined;
+  const input = def.in as z.ZodType;
+  return defOf(input).type === 'object' && defOf(def.out as z.ZodType).type === 'transform' ? input : undefined;
+}
+
+function isObjectSchema(node: z.ZodType): boolean {
+  return defOf(objectBehindTransform(node) ?? node).type === 'object';
 }
 
 function descriptionOf(node: z.ZodType): string {

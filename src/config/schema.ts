@@ -21,12 +21,18 @@ import {
 } from './fields.ts';
 import { isLoopbackHost, parseListen } from '../metrics/address.ts';
 
+/** `source.s3.poll` when it is not set: every 30 s, or every 5 minutes (a safety net) with SQS. */
+export const DEFAULT_POLL = '*/30 * * * * *';
+export const DEFAULT_POLL_WITH_SQS = '0 */5 * * * *';
+
 const s3SourceSchema = z.strictObject({
   bucket: z.string().min(1).describe('Bucket holding artifacts, channels, pins, history and status.'),
   prefix: z.string().default('').describe('Key prefix inside the bucket, e.g. "hoist/". Empty for none.'),
-  poll: zPoll
-    .default('*/30 * * * * *')
-    .describe('node-cron expression of the S3 poll (6 fields = with seconds), or "off" to rely on SQS alone (one catch-up read at start). Each poll of an unchanged channel costs one 304.'),
+  poll: zPoll.optional().meta({
+    description:
+      'node-cron expression of the S3 poll (6 fields = with seconds), or "off" to rely on SQS alone (one catch-up read at start). Each poll of an unchanged channel costs one 304. With source.sqs set, the poll is only a safety net (a lost message, a host down longer than the queue keeps messages), hence every 5 minutes by default.',
+    defaultText: `\`"${DEFAULT_POLL}"\`; \`"${DEFAULT_POLL_WITH_SQS}"\` with \`source.sqs\``,
+  }),
   jitter: zDuration
     .prefault('10s')
     .describe('Random delay added to each poll so a fleet does not poll in lockstep.'),
@@ -41,11 +47,14 @@ const sqsSourceSchema = z.strictObject({
 });
 
 // The bucket is always needed (artifacts and status reports live there), so source.s3 is required
-// even when SQS carries the notifications; `poll: off` turns the polling itself off.
-const sourceSchema = z.strictObject({
-  s3: s3SourceSchema.describe('The bucket (artifacts, channels, pins, status), and its poll: set poll: "off" to rely on SQS alone.'),
-  sqs: sqsSourceSchema.optional().describe('Long-poll an SQS queue for hints (envelopes, SNS or S3 event notifications).'),
-});
+// even when SQS carries the notifications; `poll: off` turns the polling itself off. The poll's
+// default depends on whether SQS is set, so it is filled in here, where both are known.
+const sourceSchema = z
+  .strictObject({
+    s3: s3SourceSchema.describe('The bucket (artifacts, channels, pins, status), and its poll: set poll: "off" to rely on SQS alone.'),
+    sqs: sqsSourceSchema.optional().describe('Long-poll an SQS queue for hints (envelopes, SNS or S3 event notifications).'),
+  })
+  .transform((source) => ({ ...source, s3: { ...source.s3, poll: source.s3.poll ?? (source.sqs === undefined ? DEFAULT_POLL : DEFAULT_POLL_WITH_SQS) } }));
 
 function hookSchema(defaultTimeout: string, what: string) {
   return z.strictObject({
@@ -123,6 +132,11 @@ const appSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('false (default): releases are owned by root and read-only to the app, so a compromised app cannot rewrite its code; write under root/shared/ instead. true: releases are owned by the app user, and everything inside them (unpack, shared links, pruning) runs with that user\'s rights.'),
+  dedup: z.boolean().optional().meta({
+    description:
+      'Hard-link each file that is unchanged since the release current points at (same path, size, mode, owner and content) instead of writing it again: a release that changes 1 % of the files costs little more than those files on disk. Only with root-owned releases: with writableRelease a shared file could be changed through one release, and in every release holding it, so dedup: true with writableRelease: true is refused.',
+    defaultText: '`true`; `false` with `writableRelease: true`',
+  }),
   shared: z
     .array(zRelativePath)
     .default([])
@@ -138,7 +152,7 @@ const appSchema = z.strictObject({
   health: healthSchema.describe('How to tell the new release is healthy; exactly one of http, tcp or command.'),
   window: zCron.optional().describe('node-cron expression: activate new releases only while it matches, e.g. "* 2-4 * * 1-5".'),
   trust: appTrustSchema.optional().describe('Trust override for this (app, env) entry only: its roles (and extra keys) replace the global ones here; other envs of the same app keep the global roles.'),
-});
+}).transform((app) => ({ ...app, dedup: app.dedup ?? !app.writableRelease }));
 
 const limitsSchema = z.strictObject({
   manifestBytes: zSize.prefault('64KiB').describe('Largest envelope accepted.'),
@@ -280,6 +294,13 @@ function checkCrossReferences(config: unknown, ctx: z.RefinementCtx): void {
       const first = seenRoots.get(root);
       if (first === undefined) seenRoots.set(root, index);
       else ctx.addIssue({ code: 'custom', path: ['apps', index, 'root'], message: `root ${app.root} is already used by apps[${first}]` });
+    }
+    if (app.dedup === true && app.writableRelease === true) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apps', index, 'dedup'],
+        message: 'dedup links unchanged files between releases, and with writableRelease: true the app user could change a linked file through one release and so in every release holding it; set writableRelease: false (releases owned by root) or leave dedup out',
+      });
     }
     checkShared(app.shared, ['apps', index, 'shared'], ctx);
     checkRestart(app, ['apps', index, 'restart', 'run'], ctx);

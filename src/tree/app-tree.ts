@@ -20,6 +20,12 @@
  *   the tree (unpack, shared links, removal of a release or a staging dir) runs in the tree worker
  *   with the app user's uid, gid and supplementary groups. A hostile archive or a racing local
  *   user then gets what the app user has anyway. Root only renames the directory into place.
+ * - Shared files (`dedup`, root-owned releases only): while root unpacks, a file that the release
+ *   `current` points at holds unchanged is hard-linked to it instead of written (see
+ *   src/unpack/dedup.ts). Only a release whose top directory is root's and writable by nobody else
+ *   is a source, and only through directories that are root's alone; a writable (user-owned)
+ *   release never is, and writable releases never dedup: the app user could change a shared file
+ *   through its own release. Removing a release unlinks its names, never a newer release's files.
  * - A tree owned by someone who is neither root nor the app user is never removed (reported).
  */
 import { randomBytes } from 'node:crypto';
@@ -55,6 +61,11 @@ export interface AppTreeOptions {
   readonly writableRelease: boolean;
   readonly shared: readonly string[];
   readonly allowSymlinks: boolean;
+  /**
+   * Hard-link files unchanged since the release `current` points at (root-owned releases only;
+   * ignored with writableRelease). Default false.
+   */
+  readonly dedup?: boolean;
   /** Told about what went wrong but stops nothing (a shared dir the app user broke, say). */
   readonly onWarning?: (message: string, error: HoistError) => void;
 }
@@ -152,7 +163,8 @@ export class AppTree {
         }
       } else {
         const owner = user === undefined ? undefined : { uid: 0, gid: user.gid };
-        result = await fillStaging({ ...common, ...(owner === undefined ? {} : { owner }), sealed: true }, options.archive, options.signal);
+        const dedupFrom = this.#options.dedup === true && !this.#options.writableRelease ? await this.#currentDir() : undefined;
+        result = await fillStaging({ ...common, ...(owner === undefined ? {} : { owner }), sealed: true, dedupFrom }, options.archive, options.signal);
       }
       try {
         await rename(staging, path.join(this.releasesDir, options.name));
@@ -177,6 +189,14 @@ export class AppTree {
   /** Where `current` points (`releases/<name>`), or undefined. */
   current(): Promise<string | undefined> {
     return readSymlink(path.join(this.root, 'current'));
+  }
+
+  /** `releases/<name>` as `current` names it, absolute; undefined when it names anything else. */
+  async #currentDir(): Promise<string | undefined> {
+    const target = await this.current().catch(() => undefined);
+    const name = target === undefined ? undefined : /^releases\/([^/]+)$/.exec(target)?.[1];
+    if (name === undefined || name.startsWith('.')) return undefined;
+    return path.join(this.releasesDir, name);
   }
 
   /** Removes staging and trash directories and temp links left by an interrupted run. */

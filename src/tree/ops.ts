@@ -30,6 +30,8 @@ export interface StagingRequest {
   readonly owner?: { readonly uid: number; readonly gid: number } | undefined;
   /** Read-only release modes (no write bit for group or others). */
   readonly sealed: boolean;
+  /** Sealed only: the previous release, whose unchanged files are linked instead of written. */
+  readonly dedupFrom?: string | undefined;
 }
 
 /**
@@ -45,6 +47,7 @@ export async function fillStaging(request: StagingRequest, archive: string | { f
     allowSymlinks: request.allowSymlinks,
     ...(request.owner === undefined ? {} : { owner: request.owner }),
     sealed: request.sealed,
+    ...(request.sealed && request.dedupFrom !== undefined ? { dedupFrom: request.dedupFrom } : {}),
     ...(signal === undefined ? {} : { signal }),
   });
   linkShared(request);

@@ -26,6 +26,9 @@
  * `sealed`: the release is read-only to everyone but its owner (root): group and other write bits
  * are dropped and the group (the app's) gets the owner's read and execute bits, so the app reads
  * every file and changes none.
+ * `dedup` (sealed releases only): a file the previous release holds unchanged is hard-linked to it
+ * instead of written (dedup.ts says when and why that is safe). Its content is compared as it
+ * arrives; at the first difference the file is created and the matching prefix copied into it.
  */
 
 import {
@@ -36,6 +39,7 @@ import {
   fchownSync,
   futimesSync,
   lchownSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -45,6 +49,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { HoistError } from '../errors.ts';
+import type { DedupSource, FileMatch } from './dedup.ts';
 
 const FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const SPECIAL_BITS = 0o7000;
@@ -58,9 +63,17 @@ export interface TreeWriterOptions {
   readonly owner?: { readonly uid: number; readonly gid: number } | undefined;
   /** Read-only release modes (see above); default: the archive's own modes. */
   readonly sealed?: boolean | undefined;
+  /** The previous release, to link unchanged files from (sealed releases only). */
+  readonly dedup?: DedupSource | undefined;
 }
 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+
+interface PendingMatch {
+  readonly match: FileMatch;
+  readonly rel: string;
+  readonly perm: number;
+}
 
 /** No write bit for group or others; the group reads (and enters) what the owner does. */
 export function sealedMode(perm: number): number {
@@ -76,13 +89,17 @@ export class TreeWriter {
   readonly #dirs = new Set<string>(['.']);
   /** Directories whose final mode lacks owner rwx: chmod at the end, once filled. */
   readonly #lateModes = new Map<string, number>();
+  readonly #dedup: DedupSource | undefined;
   #fd: number | undefined;
   #fileMtime: Date | undefined;
+  /** The file under way while its content still matches the previous release's. */
+  #match: PendingMatch | undefined;
 
   constructor(options: TreeWriterOptions) {
     this.#dest = options.dest;
     this.#owner = options.owner;
     this.#sealed = options.sealed === true;
+    this.#dedup = this.#sealed ? options.dedup : undefined;
     const { mode } = lstatSync(this.#dest);
     // A setgid destination would hand its bit to every directory made in it: strip it first.
     if ((mode & SPECIAL_BITS) !== 0) chmodSync(this.#dest, mode & 0o777);
@@ -101,24 +118,25 @@ export class TreeWriter {
     else this.#lateModes.delete(rel);
   }
 
-  /** Starts a regular file; its content follows through `write`, then `endFile`. */
-  beginFile(rel: string, mode: number | undefined, mtime: Date | undefined): void {
+  /** Starts a regular file of `size` bytes; its content follows through `write`, then `endFile`. */
+  beginFile(rel: string, mode: number | undefined, mtime: Date | undefined, size: number): void {
     this.#parents(rel);
     const perm = this.#perm(mode ?? DEFAULT_FILE_MODE);
-    const abs = this.#abs(rel);
-    let fd: number;
-    try {
-      fd = openSync(abs, FILE_FLAGS, perm);
-    } catch (error) {
-      if (!isCode(error, 'EEXIST')) throw error;
-      this.#replace(rel, 'file');
-      fd = openSync(abs, FILE_FLAGS, perm);
-    }
-    this.#fd = fd;
     this.#fileMtime = mtime;
+    const match = this.#dedup?.match(rel, size, perm);
+    if (match !== undefined) {
+      this.#match = { match, rel, perm };
+      return;
+    }
+    this.#fd = this.#create(rel, perm);
   }
 
   write(chunk: Buffer): void {
+    const pending = this.#match;
+    if (pending !== undefined) {
+      if (pending.match.compare(chunk)) return;
+      this.#diverge(pending);
+    }
     const fd = this.#fd;
     if (fd === undefined) throw new Error('TreeWriter.write outside a file');
     let offset = 0;
@@ -126,6 +144,11 @@ export class TreeWriter {
   }
 
   endFile(): void {
+    const pending = this.#match;
+    if (pending !== undefined) {
+      if (pending.match.complete && this.#link(pending)) return;
+      this.#diverge(pending);
+    }
     const fd = this.#fd;
     if (fd === undefined) return;
     this.#fd = undefined;
@@ -135,6 +158,51 @@ export class TreeWriter {
     } finally {
       closeSync(fd);
     }
+  }
+
+  #create(rel: string, perm: number): number {
+    const abs = this.#abs(rel);
+    try {
+      return openSync(abs, FILE_FLAGS, perm);
+    } catch (error) {
+      if (!isCode(error, 'EEXIST')) throw error;
+      this.#replace(rel, 'file');
+      return openSync(abs, FILE_FLAGS, perm);
+    }
+  }
+
+  /** The content differs from the previous release's after all: the file is written, from the start. */
+  #diverge(pending: PendingMatch): void {
+    this.#match = undefined;
+    try {
+      this.#fd = this.#create(pending.rel, pending.perm);
+      pending.match.copyPrefix(this.#fd);
+    } finally {
+      pending.match.close();
+    }
+  }
+
+  /** Links the previous release's file in place; false when it has as many links as it can take. */
+  #link(pending: PendingMatch): boolean {
+    const abs = this.#abs(pending.rel);
+    try {
+      try {
+        linkSync(pending.match.source, abs);
+      } catch (error) {
+        if (!isCode(error, 'EEXIST')) throw error;
+        this.#replace(pending.rel, 'file');
+        linkSync(pending.match.source, abs);
+      }
+    } catch (error) {
+      if (isCode(error, 'EMLINK')) return false;
+      this.#match = undefined;
+      pending.match.close();
+      throw error;
+    }
+    this.#match = undefined;
+    pending.match.linked();
+    pending.match.close();
+    return true;
   }
 
   /** A symlink whose target EntryPolicy has checked. */
@@ -166,6 +234,8 @@ export class TreeWriter {
 
   /** Closes whatever is open, after a failure; the caller removes the staging directory. */
   abandon(): void {
+    this.#match?.match.close();
+    this.#match = undefined;
     const fd = this.#fd;
     this.#fd = undefined;
     if (fd !== undefined) closeSync(fd);

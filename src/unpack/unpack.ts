@@ -10,7 +10,8 @@
  * - EntryPolicy (entry-policy.ts), before an entry is written: types, paths, symlink targets,
  *   entries/depth/bytes caps; once every entry is in, each symlink resolved through the chain;
  * - our TreeWriter (tree-writer.ts), which writes what the policy admitted: owner and modes set as
- *   it goes, never setuid/setgid/sticky, never through a symlink;
+ *   it goes, never setuid/setgid/sticky, never through a symlink; in a sealed release, files the
+ *   previous release holds unchanged are hard-linked to it instead (dedup.ts);
  * - a flush of the whole tree to disk (sync-tree.ts).
  */
 
@@ -22,6 +23,7 @@ import type { ReadEntry } from 'tar';
 import { HoistError, isHoistError } from '../errors.ts';
 import type { ArchiveFormat } from '../pack/pack.ts';
 import { DecompressionGuard, createDecompressor } from './decompress.ts';
+import { DedupSource, type NotASource } from './dedup.ts';
 import { EntryPolicy } from './entry-policy.ts';
 import type { EntryFacts } from './entry-policy.ts';
 import { ratioBudget } from './limits.ts';
@@ -50,6 +52,11 @@ export interface UnpackOptions {
   readonly owner?: { readonly uid: number; readonly gid: number };
   /** Read-only release modes: no group/other write bits, the group reads what the owner reads. */
   readonly sealed?: boolean;
+  /**
+   * With `sealed`: the previous release (a directory beside `dest`). Its unchanged files are
+   * hard-linked instead of written, when it is sealed and owned by `owner` (dedup.ts).
+   */
+  readonly dedupFrom?: string;
   readonly signal?: AbortSignal;
 }
 
@@ -58,8 +65,10 @@ const MIDWAY_ENTRIES = 500;
 
 export interface UnpackResult {
   readonly entries: number;
-  /** Bytes of file content written. */
+  /** Bytes of file content unpacked (written or linked). */
   readonly bytes: number;
+  /** With `dedupFrom`: the files (and their bytes) linked to the previous release, or why none could be. */
+  readonly dedup?: { readonly files: number; readonly bytes: number } | { readonly skipped: NotASource };
 }
 
 /** File-system failures (an unprivileged unpack refused somewhere, a tree changed under it), not archive faults. */
@@ -81,8 +90,13 @@ export async function unpackArchive(options: UnpackOptions): Promise<UnpackResul
     failure ??= error;
   };
   let writer: TreeWriter;
+  let dedup: DedupSource | NotASource | undefined;
   try {
-    writer = new TreeWriter({ dest, owner: options.owner, sealed: options.sealed });
+    if (options.dedupFrom !== undefined && options.sealed === true) {
+      const owner = options.owner ?? { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
+      dedup = DedupSource.open(options.dedupFrom, owner, process.umask());
+    }
+    writer = new TreeWriter({ dest, owner: options.owner, sealed: options.sealed, dedup: dedup instanceof DedupSource ? dedup : undefined });
   } catch (cause) {
     throw toUnpackError(cause);
   }
@@ -132,7 +146,7 @@ export async function unpackArchive(options: UnpackOptions): Promise<UnpackResul
       writer.symlink(rel, entry.linkpath ?? '');
     } else {
       // the policy admits nothing else than regular files
-      writer.beginFile(rel, entry.mode, entry.mtime);
+      writer.beginFile(rel, entry.mode, entry.mtime, entry.size);
       // 'end' first: an empty file has already ended, and Minipass emits it on the first 'data'
       entry.on('end', () => {
         try {
@@ -203,7 +217,11 @@ export async function unpackArchive(options: UnpackOptions): Promise<UnpackResul
     if (signal?.aborted === true) throw signal.reason;
     throw toUnpackError(cause);
   }
-  return { entries: policy.entries, bytes: policy.bytes };
+  return {
+    entries: policy.entries,
+    bytes: policy.bytes,
+    ...(dedup === undefined ? {} : { dedup: dedup instanceof DedupSource ? dedup.linked : { skipped: dedup } }),
+  };
 }
 
 function factsOf(entry: ReadEntry): EntryFacts {

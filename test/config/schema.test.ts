@@ -33,13 +33,14 @@ test('the example config parses, with values and defaults applied', () => {
   assert.equal(config.region, 'us-east-1');
   assert.equal(config.endpoint, null);
   assert.equal(config.stateDir, '/var/lib/hoist');
-  assert.deepEqual(config.source.s3, { bucket: 'my-releases', prefix: '', poll: '*/30 * * * * *', jitter: 10_000 });
+  assert.deepEqual(config.source.s3, { bucket: 'my-releases', prefix: '', poll: '0 */5 * * * *', jitter: 10_000 });
   assert.equal(config.source.sqs?.waitSeconds, 20);
   assert.equal(config.source.sqs?.visibilityTimeout, 5 * 60_000, 'default visibilityTimeout');
   const app = config.apps[0];
   assert.ok(app);
   assert.equal(app.keep, 5);
   assert.deepEqual(app.shared, ['log', 'uploads']);
+  assert.equal(app.dedup, true);
   assert.equal(app.allowSymlinks, false, 'default allowSymlinks');
   assert.deepEqual(app.hooks?.preActivate, { run: './bin/migrate', timeout: 600_000 });
   assert.deepEqual(app.hooks?.postActivate, { run: './bin/warm-cache', timeout: 60_000 });
@@ -81,6 +82,8 @@ test('a minimal config gets every documented default', () => {
   assert.ok(app);
   assert.equal(app.keep, 5);
   assert.deepEqual(app.shared, []);
+  assert.equal(app.writableRelease, false);
+  assert.equal(app.dedup, true, 'dedup is on for root-owned releases');
   assert.equal(app.allowSymlinks, false);
   assert.equal(app.hooks, undefined);
   assert.equal(app.restart, undefined);
@@ -276,4 +279,29 @@ test('an empty document and a non-object are reported, not crashed on', () => {
   const scalar = issuesOf(parseYamlText('just a string'));
   assert.equal(scalar.length, 1);
   assert.match(scalar[0] ?? '', /^\(root\): /);
+});
+
+test('the S3 poll defaults to every 30 s, or every 5 minutes once SQS carries the notifications; a poll set is kept', () => {
+  const sqs = { queueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/web-prod' };
+  const withSqs = parseConfig({ ...minimal(), source: { s3: { bucket: 'b' }, sqs } });
+  assert.equal(withSqs.source.s3.poll, '0 */5 * * * *');
+  assert.equal(parseConfig({ ...minimal(), source: { s3: { bucket: 'b' } } }).source.s3.poll, '*/30 * * * * *');
+  assert.equal(parseConfig({ ...minimal(), source: { s3: { bucket: 'b', poll: '*/10 * * * * *' }, sqs } }).source.s3.poll, '*/10 * * * * *');
+  assert.equal(parseConfig({ ...minimal(), source: { s3: { bucket: 'b', poll: 'off' }, sqs } }).source.s3.poll, 'off');
+  assert.deepEqual(issuesOf({ ...minimal(), source: { s3: { bucket: 'b', poll: 'every minute' }, sqs } }).length, 1);
+});
+
+test('dedup: on by default for root-owned releases, off with writableRelease, and refused with it', () => {
+  const app = (extra: Record<string, unknown>): Record<string, unknown> => ({
+    ...minimal(),
+    apps: [{ name: 'web', env: 'prod', root: '/srv/web', health: { tcp: '127.0.0.1:8080' }, ...extra }],
+  });
+  assert.equal(parseConfig(app({})).apps[0]?.dedup, true);
+  assert.equal(parseConfig(app({ dedup: false })).apps[0]?.dedup, false);
+  assert.equal(parseConfig(app({ writableRelease: true })).apps[0]?.dedup, false, 'a writable release never shares files');
+  assert.equal(parseConfig(app({ writableRelease: true, dedup: false })).apps[0]?.dedup, false);
+  const issues = issuesOf(app({ writableRelease: true, dedup: true }));
+  assert.equal(issues.length, 1);
+  assert.match(issues[0] ?? '', /^apps\[0\]\.dedup: .*app user could change a linked file through one release/);
+  assert.match(issuesOf(app({ dedup: 'yes' }))[0] ?? '', /^apps\[0\]\.dedup: /);
 });

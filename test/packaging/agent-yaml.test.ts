@@ -34,6 +34,8 @@ test('the example config parses with the agent schema', () => {
   assert.equal(app.health.successThreshold, 3);
   assert.equal(app.health.bake, 5 * 60_000);
   assert.deepEqual(config.trust.roles.pin?.keys, ['alice', 'bob']);
+  assert.equal(config.source.s3.poll, '*/30 * * * * *', 'without sqs the S3 poll is every 30 s');
+  assert.equal(app.dedup, true);
 });
 
 test('the commented-out options are valid too (sqs, window, per-app trust, group, limits, endpoints)', () => {
@@ -44,9 +46,12 @@ test('the commented-out options are valid too (sqs, window, per-app trust, group
   full = uncomment(full, '    # trust:', 4);
   full = uncomment(full, '  # maxDepth: 64              # deepest directory nesting in an archive', 2);
   full = uncomment(full, '# endpoints:', 3);
+  full = uncomment(full, '    # dedup: true', 1);
   const config = parseConfig(parseYaml(full, 'agent.yaml'), 'agent.yaml');
   assert.match(config.endpoints?.sqs ?? '', /^https:\/\/vpce-/);
   assert.equal(config.source.sqs?.waitSeconds, 20);
+  assert.equal(config.source.s3.poll, '0 */5 * * * *', 'with sqs the S3 poll is a 5-minute safety net');
+  assert.equal(config.apps[0]?.dedup, true);
   const app = config.apps[0];
   assert.equal(app?.window, '* 2-4 * * 1-5');
   assert.equal(app.trust?.roles.release?.threshold, 2);
