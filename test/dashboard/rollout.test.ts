@@ -6,9 +6,9 @@ const T0 = Date.parse('2026-12-01T10:00:00Z');
 const MIN = 60_000;
 
 test('planRollout: percent, steps with due times and spreads, and what it refuses', () => {
-  const cases: Array<{ name: string; rollout: Record<string, unknown> | undefined; want: unknown }> = [
-    { name: 'no rollout is 100 % at issue time', rollout: undefined, want: { kind: 'percent', steps: [{ index: 0, percent: 100, lower: 0, upper: 10_000, dueAt: T0, spreadMs: 0 }] } },
-    { name: 'percent uses the agent bound round(percent x 100)', rollout: { percent: 12.5 }, want: { kind: 'percent', steps: [{ index: 0, percent: 12.5, lower: 0, upper: 1250, dueAt: T0, spreadMs: 0 }] } },
+  const cases: Array<{ name: string; rollout: Record<string, unknown> | undefined; issuedAt?: null; want: unknown }> = [
+    { name: 'no rollout is 100 % at issue time', rollout: undefined, want: { kind: 'percent', percent: 100, steps: [{ index: 0, percent: 100, lower: 0, upper: 10_000, dueAt: T0, spreadMs: 0 }] } },
+    { name: 'percent uses the agent bound round(percent x 100)', rollout: { percent: 12.5 }, want: { kind: 'percent', percent: 12.5, steps: [{ index: 0, percent: 12.5, lower: 0, upper: 1250, dueAt: T0, spreadMs: 0 }] } },
     {
       name: 'steps: start + after, spread half the gap to the next step, 0 for the last',
       rollout: { steps: [{ percent: 5, after: '0s' }, { percent: 25, after: '30m' }, { percent: 100, after: '2h' }] },
@@ -34,15 +34,16 @@ test('planRollout: percent, steps with due times and spreads, and what it refuse
         ],
       },
     },
-    { name: 'percents must increase', rollout: { steps: [{ percent: 50, after: '0s' }, { percent: 25, after: '1h' }] }, want: { kind: 'invalid', reason: 'rollout.steps[1]: percent and after must increase from one step to the next' } },
-    { name: 'after must be a duration', rollout: { steps: [{ percent: 50, after: 'soon' }] }, want: { kind: 'invalid', reason: 'rollout.steps[0].after is not a duration' } },
-    { name: 'a bad spread', rollout: { steps: [{ percent: 50, after: '0s', spread: 7 }] }, want: { kind: 'invalid', reason: 'rollout.steps[0].spread is not a duration' } },
-    { name: 'a percent out of range', rollout: { steps: [{ percent: 0, after: '0s' }] }, want: { kind: 'invalid', reason: 'rollout.steps[0].percent is not a number above 0 and at most 100' } },
-    { name: 'steps that are not a list', rollout: { steps: 'all' }, want: { kind: 'invalid', reason: 'rollout.steps is not a list of steps' } },
-    { name: 'a bad startAt', rollout: { startAt: 'monday', steps: [{ percent: 100, after: '0s' }] }, want: { kind: 'invalid', reason: 'rollout.startAt is not a time' } },
-    { name: 'a bad percent', rollout: { percent: 'half' }, want: { kind: 'invalid', reason: 'rollout.percent is not a number from 0 to 100' } },
+    { name: 'percents must increase', rollout: { steps: [{ percent: 50, after: '0s' }, { percent: 25, after: '1h' }] }, want: { kind: 'invalid', reason: "rollout.steps[1].percent: must be above the previous step's 50" } },
+    { name: 'after must be a duration', rollout: { steps: [{ percent: 50, after: 'soon' }] }, want: { kind: 'invalid', reason: 'rollout.steps[0].after: expected a duration like "0s", "30m" or "2h"' } },
+    { name: 'a bad spread', rollout: { steps: [{ percent: 50, after: '0s', spread: 7 }] }, want: { kind: 'invalid', reason: 'rollout.steps[0].spread: Invalid input: expected string, received number' } },
+    { name: 'a percent out of range', rollout: { steps: [{ percent: 0, after: '0s' }] }, want: { kind: 'invalid', reason: 'rollout.steps[0].percent: must be above 0' } },
+    { name: 'steps that are not a list', rollout: { steps: 'all' }, want: { kind: 'invalid', reason: 'rollout.steps: Invalid input: expected array, received string' } },
+    { name: 'a bad startAt', rollout: { startAt: 'monday', steps: [{ percent: 100, after: '0s' }] }, want: { kind: 'invalid', reason: 'rollout.startAt: Invalid ISO datetime' } },
+    { name: 'steps with no issuedAt or startAt to count from', rollout: { steps: [{ percent: 100, after: '0s' }] }, issuedAt: null, want: { kind: 'invalid', reason: 'rollout.steps count from issuedAt, which the manifest lacks' } },
+    { name: 'a bad percent', rollout: { percent: 'half' }, want: { kind: 'invalid', reason: 'rollout.percent: Invalid input: expected number, received string' } },
   ];
-  for (const c of cases) assert.deepEqual(planRollout(c.rollout, T0), c.want, c.name);
+  for (const c of cases) assert.deepEqual(planRollout(c.rollout, c.issuedAt === null ? undefined : T0), c.want, c.name);
 });
 
 test('stepBound floors percent x 100 without binary rounding errors', () => {

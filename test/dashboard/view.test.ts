@@ -204,7 +204,7 @@ test('rollout progress: hosts per step by cohort, failures from events and repor
 
   const broken = object('channels/web/prod.json', envelope(release('2.0.0', SHA_V2, 32, { rollout: { steps: 'all' } }), ['ci']));
   const b = overview(snapshot([webProd({ channel: broken, reports })]), ctx(false)).rows[0]?.progress;
-  assert.deepEqual([b?.kind, b?.reason], ['invalid', 'rollout.steps is not a list of steps']);
+  assert.deepEqual([b?.kind, b?.reason], ['invalid', 'rollout.steps: Invalid input: expected array, received string']);
 });
 
 test('history: newest first, signers named and checked with --trust, unverified without', () => {
