@@ -38,8 +38,11 @@ export type ReadEnvelope = { readonly info: ManifestInfo; readonly envelope: Env
 const MAX_NOTES = 16;
 const MAX_HOSTS = 200;
 
-/** Decodes envelope bytes without verifying anything. */
-export function readEnvelope(bytes: Uint8Array): ReadEnvelope {
+/**
+ * An envelope's shape and its payload as a JSON object, nothing verified; with `payloadType`,
+ * only an envelope of that type.
+ */
+function openEnvelope(bytes: Uint8Array, payloadType?: string): { readonly envelope: Envelope; readonly payload: Json } | { readonly error: string } {
   const value = parseJson(bytes);
   if (value === undefined) return { error: 'not JSON' };
   let envelope: Envelope;
@@ -48,8 +51,17 @@ export function readEnvelope(bytes: Uint8Array): ReadEnvelope {
   } catch (error) {
     return { error: isHoistError(error) ? error.message : 'not a DSSE envelope' };
   }
+  if (payloadType !== undefined && envelope.payloadType !== payloadType) return { error: `payloadType is not ${payloadType}` };
   const payload = record(parseJson(decodePayload(envelope)));
   if (payload === undefined) return { error: 'the payload is not a JSON object' };
+  return { envelope, payload };
+}
+
+/** Decodes envelope bytes without verifying anything. */
+export function readEnvelope(bytes: Uint8Array): ReadEnvelope {
+  const opened = openEnvelope(bytes);
+  if ('error' in opened) return opened;
+  const { envelope, payload } = opened;
   const artifact = payload.artifact;
   const notes = Object.entries(record(payload.notes) ?? {})
     .slice(0, MAX_NOTES)
@@ -159,17 +171,9 @@ export type ReadApproval = { readonly info: ApprovalInfo; readonly envelope: Env
 
 /** Decodes a signed approval statement (`hoist approve` writes them) without verifying it. */
 export function readApproval(bytes: Uint8Array): ReadApproval {
-  const value = parseJson(bytes);
-  if (value === undefined) return { error: 'not JSON' };
-  let envelope: Envelope;
-  try {
-    envelope = checkEnvelopeShape(value);
-  } catch (error) {
-    return { error: isHoistError(error) ? error.message : 'not a DSSE envelope' };
-  }
-  if (envelope.payloadType !== APPROVAL_PAYLOAD_TYPE) return { error: `payloadType is not ${APPROVAL_PAYLOAD_TYPE}` };
-  const payload = record(parseJson(decodePayload(envelope)));
-  if (payload === undefined) return { error: 'the payload is not a JSON object' };
+  const opened = openEnvelope(bytes, APPROVAL_PAYLOAD_TYPE);
+  if ('error' in opened) return opened;
+  const { envelope, payload } = opened;
   const info: Record<string, unknown> = {
     app: text(payload.app, 128),
     env: text(payload.env, 128),
