@@ -7,6 +7,10 @@
  * it compresses one buffer at a time on one pool thread, handing each back to the main thread,
  * while the executable streams on its own core.
  *
+ * The `zstd` executable writes the archive's temp file itself (its stdout is that file), so the
+ * compressed bytes do not come back through this process; pack.ts hashes the file once it is
+ * complete. Measured on the 5,000-file bench tree: 0.15 s less CPU of about 1 s.
+ *
  * Output buffers of 256 KiB: compressing one 1 MiB input buffer is then one job on the pool for
  * zstd and one or two for gzip (text compresses 3-4x). With Node's default of 16 KiB the pool
  * would stop every 16 KiB of output to wait for the main thread, which is busy reading; larger
@@ -25,11 +29,26 @@ const GZIP_OS_UNKNOWN = 0xff;
 
 const OUTPUT_CHUNK_BYTES = 256 * 1024;
 
-/** Throws HOIST_CONFIG_INVALID for a HOIST_ZSTD it does not know, or `binary` with no `zstd` on PATH. */
-export function createCompressor(format: ArchiveFormat, engine?: ZstdEngine): Duplex {
-  if (format === 'tar+gzip') return zlib.createGzip({ chunkSize: OUTPUT_CHUNK_BYTES });
+export interface Compressor {
+  /** Takes the uncompressed tar. */
+  readonly stream: Duplex;
+  /**
+   * Whether it writes the compressed bytes to `output` itself; the stream then yields nothing and
+   * ends once they are all written. Otherwise the stream yields them.
+   */
+  readonly writesOutput: boolean;
+}
+
+/**
+ * `openOutput` opens the archive's temp file for the `zstd` executable to write to directly; it is
+ * called only when that is what compresses. Throws HOIST_CONFIG_INVALID for a HOIST_ZSTD it does
+ * not know, or `binary` with no `zstd` on PATH.
+ */
+export function createCompressor(format: ArchiveFormat, engine: ZstdEngine | undefined, openOutput: () => number): Compressor {
+  if (format === 'tar+gzip') return { stream: zlib.createGzip({ chunkSize: OUTPUT_CHUNK_BYTES }), writesOutput: false };
   const executable = zstdExecutable(engine ?? zstdEngineFromEnv(process.env['HOIST_ZSTD']));
-  return executable === undefined ? zlib.createZstdCompress({ chunkSize: OUTPUT_CHUNK_BYTES }) : new ZstdProcess(executable, { chunkSize: OUTPUT_CHUNK_BYTES, mode: 'compress' });
+  if (executable === undefined) return { stream: zlib.createZstdCompress({ chunkSize: OUTPUT_CHUNK_BYTES }), writesOutput: false };
+  return { stream: new ZstdProcess(executable, { chunkSize: OUTPUT_CHUNK_BYTES, mode: 'compress', output: openOutput() }), writesOutput: true };
 }
 
 /**

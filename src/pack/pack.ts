@@ -9,23 +9,26 @@
  * are packed as plain files: unpack refuses hardlinks.
  *
  * The tree is walked, read and compressed as a stream (tar-writer.ts, compress.ts): memory is a
- * few buffers and one directory listing per level, not the tree. The compressed bytes are hashed
- * and counted on their way to a temp file next to the output, which is flushed to disk and then
- * renamed into place.
+ * few buffers and one directory listing per level, not the tree. The compressed bytes go to a temp
+ * file next to the output (hashed and counted on their way, or read back once the `zstd`
+ * executable has written them there itself), which is flushed to disk and then renamed into place.
  */
 
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { closeSync, createWriteStream, fsyncSync, openSync, readSync } from 'node:fs';
 import { lstat, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Transform, type Duplex } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import { HoistError, isHoistError } from '../errors.ts';
 import { createCompressor, portableGzipHeader } from './compress.ts';
 import type { ZstdEngine } from '../unpack/decompress.ts';
 import { writeTar } from './tar-writer.ts';
 
 export type ArchiveFormat = 'tar+gzip' | 'tar+zstd';
+
+/** Reads of the finished archive when it is hashed after the `zstd` executable wrote it. */
+const HASH_CHUNK_BYTES = 1024 * 1024;
 
 export interface PackOptions {
   /** zstd instead of gzip. */
@@ -87,28 +90,55 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
   });
 
   const temp = path.join(path.dirname(path.resolve(outFile)), `.${path.basename(outFile)}.tmp-${randomBytes(6).toString('hex')}`);
-  const compressor = createCompressor(format, options.zstdEngine);
-  // flush: fsync before close, so the renamed file is on disk
-  const written = pipeline(compressor, measure, createWriteStream(temp, { flags: 'wx', mode: 0o644, flush: true }), signal === undefined ? {} : { signal });
-  // when writing fails first, the tar writer must stop too, even while it waits for a buffer
-  const writeFailed = new AbortController();
-  written.catch((error: unknown) => writeFailed.abort(error));
+  // the temp file's descriptor, when the `zstd` executable writes it
+  let fd: number | undefined;
   let entries: number;
+  let compressor: Duplex | undefined;
+  let written: Promise<void> | undefined;
   try {
-    const sink = { write: (chunk: Buffer, done: (error?: Error | null) => void) => compressor.write(chunk, done) };
+    const made = createCompressor(format, options.zstdEngine, () => (fd = openSync(temp, 'wx+', 0o644)));
+    const stream = made.stream;
+    compressor = stream;
+    // node:zlib's output is hashed on its way to the file (flush: fsync before close, so the
+    // renamed file is on disk); the `zstd` executable writes the file itself
+    written = made.writesOutput
+      ? finished(stream.resume())
+      : pipeline(stream, measure, createWriteStream(temp, { flags: 'wx', mode: 0o644, flush: true }), signal === undefined ? {} : { signal });
+    // when writing fails first, the tar writer must stop too, even while it waits for a buffer
+    const writeFailed = new AbortController();
+    written.catch((error: unknown) => writeFailed.abort(error));
+    const sink = { write: (chunk: Buffer, done: (error?: Error | null) => void) => stream.write(chunk, done) };
     const writerSignal = signal === undefined ? writeFailed.signal : AbortSignal.any([signal, writeFailed.signal]);
     entries = (await writeTar(root, sink, { mtime, signal: writerSignal, chunkBytes: options.chunkBytes, chunks: options.chunks })).entries;
-    compressor.end();
+    stream.end();
     await written;
+    if (fd !== undefined) {
+      size = hashFile(fd, hash);
+      fsyncSync(fd);
+      closeSync(fd);
+      fd = undefined;
+    }
     await rename(temp, outFile);
   } catch (cause) {
-    compressor.destroy();
-    await written.catch(() => undefined);
+    compressor?.destroy();
+    await written?.catch(() => undefined);
+    if (fd !== undefined) closeSync(fd);
     await rm(temp, { force: true });
     if (signal?.aborted === true) throw signal.reason;
     throw wrapPackError(cause, `cannot pack ${root} into ${outFile}`);
   }
   return { sha256: hash.digest('hex'), size, entries, format };
+}
+
+/** Feeds the whole file behind `fd` to `hash`; returns its size. */
+function hashFile(fd: number, hash: Hash): number {
+  const buf = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
+  let position = 0;
+  for (let n = readSync(fd, buf, 0, buf.length, position); n > 0; n = readSync(fd, buf, 0, buf.length, position)) {
+    hash.update(buf.subarray(0, n));
+    position += n;
+  }
+  return position;
 }
 
 function wrapPackError(cause: unknown, what: string): HoistError {

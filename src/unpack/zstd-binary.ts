@@ -61,10 +61,16 @@ export interface ZstdProcessOptions {
   readonly mode?: 'decompress' | 'compress';
   /** Compression level, with mode `compress` (default 3, zstd's own). */
   readonly level?: number;
+  /**
+   * A file descriptor the process writes its output to itself, instead of a pipe back to us: the
+   * stream then yields no data and ends when the process has exited 0. `hoist pack` hands it the
+   * archive's temp file, which saves a copy of every compressed byte through this process.
+   */
+  readonly output?: number;
 }
 
 export class ZstdProcess extends Duplex {
-  readonly #child: ChildProcessByStdio<Writable, Readable, Readable>;
+  readonly #child: ChildProcessByStdio<Writable, Readable | null, Readable>;
   readonly #executable: string;
   readonly #compress: boolean;
   #stderr = '';
@@ -74,15 +80,20 @@ export class ZstdProcess extends Duplex {
     this.#executable = executable;
     this.#compress = options.mode === 'compress';
     const args = this.#compress ? [`-${options.level ?? 3}`, '-c', '-q', '--no-progress'] : ['-d', '-c', '--no-progress'];
-    this.#child = spawn(executable, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#child =
+      options.output === undefined
+        ? spawn(executable, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+        : // @types/node has no overload for a descriptor in the tuple: stdin and stderr are pipes, stdout is not ours
+          (spawn(executable, args, { stdio: ['pipe', options.output, 'pipe'] }) as ChildProcessByStdio<Writable, null, Readable>);
     const child = this.#child;
     // a decoder that quits early closes its stdin: the exit status and stderr say why, not EPIPE
     child.stdin.on('error', () => {});
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
       if (this.#stderr.length < STDERR_LIMIT) this.#stderr = (this.#stderr + text).slice(0, STDERR_LIMIT);
     });
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (!this.push(chunk)) child.stdout.pause();
+    const stdout = child.stdout;
+    stdout?.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) stdout.pause();
     });
     child.on('error', (error) => {
       const message = this.#compress
@@ -122,14 +133,14 @@ export class ZstdProcess extends Duplex {
   }
 
   override _read(): void {
-    this.#child.stdout.resume();
+    this.#child.stdout?.resume();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const child = this.#child;
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     child.stdin.destroy();
-    child.stdout.destroy();
+    child.stdout?.destroy();
     callback(error);
   }
 }
