@@ -14,7 +14,12 @@
  *   what that extra is made of: the new release's directories and its unshared files;
  * - the floors under the unpack of the last release's archive: `gzip -dc > /dev/null` and node:zlib's
  *   gunzip to nothing (every byte is still decompressed, parsed and compared), and
- *   `tar -xzf && sync` (GNU tar writing the tree).
+ *   `tar -xzf && sync` (GNU tar writing the tree);
+ * - the floor of any link farm: `cp -al PREVIOUS NEW && sync`, GNU cp making the same directories
+ *   and hard links, reading no file;
+ * - when the bench runs as root and can mount a loop device: a third app, `web/inline`, with dedup,
+ *   on a fresh ext4 made with `-O inline_data` (small directories kept in their inode), for the
+ *   extra disk there. On a plain ext4 every directory costs at least one 4 KiB block.
  *
  * The apps' roots are in the bench's scratch directory (`--dir`), so the file system under test is
  * the one the releases land on. Health is `command: true`, once, so what is measured is hoist's
@@ -28,6 +33,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Upload } from '@aws-sdk/lib-storage';
+import { Parser, type ReadEntry } from 'tar';
 import { parse, stringify } from 'yaml';
 import { packDirectory } from '../src/pack/pack.ts';
 import { BUCKET, type Artifact } from '../test/helpers/harness.ts';
@@ -44,7 +50,9 @@ const APPS = [
   { env: 'dedup', dedup: true },
   { env: 'full', dedup: false },
 ] as const;
-type Env = (typeof APPS)[number]['env'];
+/** The same as web/dedup, on a file system that keeps small directories in their inodes. */
+const INLINE = { env: 'inline', dedup: true } as const;
+type Env = (typeof APPS)[number]['env'] | typeof INLINE.env;
 const PHASES = ['fetch', 'unpack', 'activate', 'health'] as const;
 
 interface Deploy {
@@ -83,10 +91,52 @@ async function gunzipToNothing(file: string): Promise<void> {
   await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), createGunzip({ chunkSize: 512 * 1024 }), new Writable({ write: (_chunk, _encoding, done) => done() }));
 }
 
+/** Decodes a gzip file and parses its tar with node-tar's Parser as the unpack does (strict), writing nothing. */
+async function parseToNothing(file: string): Promise<void> {
+  const parser = new Parser({ strict: true });
+  parser.on('entry', (entry: ReadEntry) => entry.resume());
+  const ended = new Promise<void>((resolve, reject) => {
+    parser.on('end', resolve);
+    parser.on('error', reject);
+  });
+  await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), createGunzip({ chunkSize: 512 * 1024 }), async (source: AsyncIterable<Buffer>) => {
+    for await (const chunk of source) parser.write(chunk);
+    parser.end();
+  });
+  await ended;
+}
+
 /** KiB allocated (st_blocks) to what `find DIR <tests>` lists. */
 async function findKiB(dir: string, ...tests: string[]): Promise<number> {
   const out = await exec('find', [dir, ...tests, '-printf', '%k\\n']);
   return out.split('\n').filter((l) => l !== '').reduce((a, l) => a + Number(l), 0);
+}
+
+/**
+ * A fresh ext4 with inline_data on a loop device under the scratch directory, or why there is none
+ * (not root, no mkfs.ext4, no loop device). Unmounted and removed when disposed.
+ */
+async function inlineDataFileSystem(work: string, mib: number): Promise<AsyncDisposable & ({ readonly dir: string } | { readonly dir?: undefined; readonly reason: string })> {
+  const none = (reason: string) => ({ reason, [Symbol.asyncDispose]: () => Promise.resolve() });
+  if (process.getuid?.() !== 0) return none('not root');
+  const image = path.join(work, 'inline-data.img');
+  const dir = path.join(work, 'inline');
+  try {
+    await exec('truncate', ['-s', `${mib}M`, image]);
+    await exec('mkfs.ext4', ['-q', '-F', '-O', 'inline_data', '-E', 'lazy_itable_init=0,lazy_journal_init=0', image]);
+    await mkdir(dir, { mode: 0o755 });
+    await exec('mount', ['-o', 'loop', image, dir]);
+  } catch (error) {
+    await rm(image, { force: true });
+    return none(String(error instanceof Error ? error.message : error).split('\n')[0] ?? 'mount failed');
+  }
+  return {
+    dir,
+    async [Symbol.asyncDispose]() {
+      await exec('umount', [dir]).catch(() => exec('umount', ['-l', dir]));
+      await rm(image, { force: true });
+    },
+  };
 }
 
 async function du(...dirs: string[]): Promise<number[]> {
@@ -181,17 +231,24 @@ export const dedup: Bench = {
     ctx.log(`generating ${spec.files} files, ${spec.bytes >> 20} MiB`);
     const stats = await generateTree(tree, spec);
     const files = await listFiles(tree);
-    const roots = { dedup: path.join(ctx.work, 'srv', 'dedup'), full: path.join(ctx.work, 'srv', 'full') } as const;
+    // four times the tree: the first release whole, the others mostly links
+    await using inline = await inlineDataFileSystem(ctx.work, Math.ceil((4 * spec.bytes) / 1024 / 1024));
+    if (inline.dir === undefined) ctx.log(`no ext4 with inline_data for web/inline (${inline.reason}); its figure is left out`);
+    const inlineRoot = inline.dir === undefined ? undefined : path.join(inline.dir, 'srv');
+    const roots: Record<Env, string> = { dedup: path.join(ctx.work, 'srv', 'dedup'), full: path.join(ctx.work, 'srv', 'full'), inline: inlineRoot ?? '' };
+    const apps = inlineRoot === undefined ? [...APPS] : [...APPS, INLINE];
+    const extra = (app: (typeof apps)[number]): Record<string, unknown> => ({ name: 'web', env: app.env, root: roots[app.env], keep: rounds + 2, dedup: app.dedup, health: { ...HEALTH, timeout: '1s' } });
     await using rig = await createRig((queueUrl) => ({
       source: { s3: { bucket: BUCKET, poll: 'off' }, sqs: { queueUrl, waitSeconds: 20 } },
       health: HEALTH,
       app: { env: APPS[0].env, root: roots.dedup, keep: rounds + 2, dedup: APPS[0].dedup, restart: undefined },
-      extraApps: [{ name: 'web', env: APPS[1].env, root: roots.full, keep: rounds + 2, dedup: APPS[1].dedup, health: { ...HEALTH, timeout: '1s' } }],
+      extraApps: apps.slice(1).map(extra),
     }));
     const config = parse(await readFile(rig.harness.configPath, 'utf8')) as Record<string, unknown>;
     await writeFile(rig.harness.configPath, stringify({ ...config, log: { level: 'info' } }));
     const metricsUrl = await enableMetrics(rig.harness.configPath);
     await mkdir(path.join(ctx.work, 'srv'), { mode: 0o755 });
+    if (inlineRoot !== undefined) await mkdir(inlineRoot, { mode: 0o755 });
     const agent = rig.start();
     for (let i = 0; ; i++) {
       if (await phaseSums(metricsUrl).then(() => true, () => false)) break;
@@ -206,8 +263,8 @@ export const dedup: Bench = {
     try {
       // release 0: both apps deploy the whole tree (no previous release to share with)
       const base = await pack(0);
-      for (const app of APPS) await deployOnce(ctx, rig, metricsUrl, app.env, '0', base, roots);
-      const runs: Record<Env, Deploy[]> = { dedup: [], full: [] };
+      for (const app of apps) await deployOnce(ctx, rig, metricsUrl, app.env, '0', base, roots);
+      const runs: Record<Env, Deploy[]> = { dedup: [], full: [], inline: [] };
       let changed = 0;
       let last = base;
       for (let round = 1; round <= rounds; round++) {
@@ -216,21 +273,30 @@ export const dedup: Bench = {
         last = artifact;
         const order = round % 2 === 1 ? APPS : [...APPS].reverse();
         for (const app of order) runs[app.env].push(await deployOnce(ctx, rig, metricsUrl, app.env, String(round), artifact, roots));
+        if (inlineRoot !== undefined) runs.inline.push(await deployOnce(ctx, rig, metricsUrl, INLINE.env, String(round), artifact, roots));
       }
       const wall = (env: Env): number => median(runs[env].map((r) => r.wallMs));
       const phase = (env: Env, p: (typeof PHASES)[number]): number => median(runs[env].map((r) => r.phases[p]));
       const treeKiB = median(runs.full.map((r) => r.releaseKiB));
       const extraKiB = median(runs.dedup.map((r) => r.extraKiB));
       // what stands under any unpack of this archive: decoding it, and GNU tar writing it out
-      const floors = { decode: [] as number[], gunzip: [] as number[], gnuTar: [] as number[] };
+      const floors = { decode: [] as number[], gunzip: [] as number[], parse: [] as number[], gnuTar: [] as number[], linkFarm: [] as number[] };
+      const fullState = await appState(rig, 'full');
+      if (fullState?.current === undefined) throw new Error('web/full has no current release');
+      const lastRelease = path.join(roots.full, fullState.current.dir);
       for (let i = 0; i < rounds; i++) {
         floors.decode.push((await timed(() => exec('sh', ['-c', 'gzip -dc "$1" > /dev/null', 'sh', last.file]))).ms);
         floors.gunzip.push((await timed(() => gunzipToNothing(last.file))).ms);
+        floors.parse.push((await timed(() => parseToNothing(last.file))).ms);
         const out = path.join(ctx.work, `gnu-tar-${i}`);
         await mkdir(out);
         await exec('sync', []);
         floors.gnuTar.push((await timed(() => exec('sh', ['-c', 'tar -xzf "$1" -C "$2" && sync', 'sh', last.file, out]))).ms);
         await rm(out, { recursive: true, force: true });
+        const farm = path.join(ctx.work, `link-farm-${i}`);
+        await exec('sync', []);
+        floors.linkFarm.push((await timed(() => exec('sh', ['-c', 'cp -al "$1" "$2" && sync', 'sh', lastRelease, farm]))).ms);
+        await rm(farm, { recursive: true, force: true });
       }
       const note = `${stats.files} files, ${(stats.bytes / 1e6).toFixed(0)} MB, ${changed} changed per release (1 %); median of ${rounds}`;
       const figures: Figure[] = [
@@ -244,7 +310,28 @@ export const dedup: Bench = {
         figure('dedup.unpack_vs_node_gunzip', phase('dedup', 'unpack'), 'ms', { baseline: median(floors.gunzip), against: 'node:zlib gunzip alone, in this process', note: 'the decoder the unpack uses, decoding to nothing' }),
         figure('dedup.decode_share_of_full_deploy', median(floors.gunzip), 'ms', { baseline: wall('full'), against: 'full deploy (dedup: false)', note: 'what any deploy that reads the whole archive pays before parsing or writing anything' }),
         figure('dedup.full_unpack_vs_gnu_tar', phase('full', 'unpack'), 'ms', { baseline: median(floors.gnuTar), against: 'GNU tar -xzf && sync', note: 'the full deploy\'s unpack phase against GNU tar writing the same tree' }),
+        figure('dedup.read_floor', phase('dedup', 'fetch') + median(floors.parse), 'ms', {
+          baseline: wall('full'),
+          against: 'full deploy (dedup: false)',
+          note: `the fetch as the agent timed it + node:zlib gunzip and node-tar's Parser over the archive, writing nothing (${Math.round(median(floors.parse))} ms): what a deploy that verifies and parses the whole archive pays before it compares or writes a file`,
+        }),
+        figure('dedup.link_farm_floor', median(floors.linkFarm), 'ms', {
+          baseline: wall('full'),
+          against: 'full deploy (dedup: false)',
+          note: 'cp -al PREVIOUS NEW && sync: the same directories and links, no file read; no hard-link release is made faster on this file system',
+        }),
       ];
+      if (runs.inline.length > 0) {
+        const inlineTree = median(runs.inline.map((r) => r.releaseKiB));
+        figures.push(
+          figure('dedup.extra_disk_inline_data', median(runs.inline.map((r) => r.extraKiB)) / 1024, 'MiB', {
+            baseline: inlineTree / 1024,
+            against: 'the tree on disk (du), ext4 -O inline_data',
+            note: 'target ratio <= 0.05; web/inline, dedup on an ext4 that keeps small directories in their inodes',
+          }),
+          figure('dedup.extra_disk_inline_data_directories', median(runs.inline.map((r) => r.dirKiB)) / 1024, 'MiB', { baseline: inlineTree / 1024, against: 'the tree on disk (du), ext4 -O inline_data' }),
+        );
+      }
       return figures;
     } catch (error) {
       throw new Error(`${String(error)}\n${agent.output().slice(-4000)}`, { cause: error });
