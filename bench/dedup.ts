@@ -22,7 +22,8 @@
  *   extra disk there. On a plain ext4 every directory costs at least one 4 KiB block.
  *
  * The apps' roots are in the bench's scratch directory (`--dir`), so the file system under test is
- * the one the releases land on. Health is `command: true`, once, so what is measured is hoist's
+ * the one the releases land on. The agent's artifact cache is emptied before each deploy, so each
+ * one downloads. Health is `command: true`, once, so what is measured is hoist's
  * own work; `sync` runs before each timed deploy. Targets: deploy wall ≤ 25 % of the full deploy,
  * extra disk ≤ 5 % of the tree.
  */
@@ -187,6 +188,9 @@ async function deployOnce(ctx: BenchContext, rig: Rig, metricsUrl: string, env: 
   const envelope = await rig.harness.publish(version, artifact, { env });
   const sequence = sequenceOf(envelope);
   const sums = await phaseSums(metricsUrl);
+  // every deploy downloads: the agent keeps verified artifacts for all its apps in one cache, so
+  // the app going second would otherwise only verify the copy the first one fetched
+  await rm(path.join(rig.harness.stateDir, 'downloads'), { recursive: true, force: true });
   await exec('sync', []);
   const started = performance.now();
   await rig.notify(envelope);
