@@ -19,10 +19,12 @@
  *                                         HOIST_BENCH_HEAP_SNAPSHOT=1 a heap snapshot of it)
  *
  * With `metrics` (bench/idle-metrics.ts) the agent also serves metrics.listen on a loopback port,
- * scraped by this process at a fixed interval through the window.
+ * scraped by this process at a fixed interval through the window. The `idle` bench runs a second
+ * agent that way beside the first, in the same window, for its requests an hour with metrics on
+ * (idle-metrics has the rest of what metrics cost).
  */
 import { spawn } from 'node:child_process';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -327,6 +329,25 @@ export const idle: Bench = {
   name: 'idle',
   title: 'idle footprint: agent daemon with SQS long polling and S3 polling, nothing to deploy',
   async run(ctx) {
-    return (await measureIdle(idleOptionsFromEnv(ctx))).figures;
+    // a second agent with metrics.listen, scraped every 15 s, idles beside it in the same window:
+    // its requests are counted the same way (CPU is per process, so neither disturbs the other's)
+    const base = idleOptionsFromEnv(ctx);
+    await mkdir(path.join(ctx.work, 'plain'), { recursive: true });
+    await mkdir(path.join(ctx.work, 'metrics'), { recursive: true });
+    const [plain, withMetrics] = await Promise.all([
+      measureIdle({ ...base, work: path.join(ctx.work, 'plain') }),
+      measureIdle({ ...base, work: path.join(ctx.work, 'metrics'), metrics: { scrapeSeconds: 15 }, log: (m) => ctx.log(`with metrics: ${m}`) }),
+    ]);
+    const pick = (name: string): number => withMetrics.figures.find((f) => f.name === name)?.value ?? Number.NaN;
+    const plainValue = (name: string): number => plain.figures.find((f) => f.name === name)?.value ?? Number.NaN;
+    return [
+      ...plain.figures,
+      figure('idle.requests_per_hour_with_metrics', pick('idle.requests_per_hour'), '/h', {
+        baseline: plainValue('idle.requests_per_hour'),
+        against: 'without metrics',
+        note: 'a second agent idling beside it with metrics.listen, scraped every 15 s (scrapes are not AWS requests)',
+      }),
+      figure('idle.cpu_per_hour_with_metrics', pick('idle.cpu_per_hour'), 's/h', { baseline: plainValue('idle.cpu_per_hour'), against: 'without metrics' }),
+    ];
   },
 };
