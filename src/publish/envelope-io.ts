@@ -7,12 +7,18 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { getObjectIfChanged, putObjectBytes, putObjectOnce, type WriteCondition } from '../aws/object-store.ts';
 import { decodePayload, parseEnvelope, serializeEnvelope, DEFAULT_MAX_ENVELOPE_BYTES, type Envelope } from '../dsse/envelope.ts';
 import { HoistError } from '../errors.ts';
-import { parseManifest, type Manifest } from '../manifest/schema.ts';
+import { parseManifest, type Manifest, type ReleaseManifest } from '../manifest/schema.ts';
 
 export interface StoredManifest {
   readonly key: string;
   readonly envelope: Envelope;
   readonly manifest: Manifest;
+}
+
+/** A stored manifest as read: with its ETag (for a conditional rewrite) and its bytes. */
+export interface ReadManifest extends StoredManifest {
+  readonly etag?: string | undefined;
+  readonly bytes: Buffer;
 }
 
 export interface Location {
@@ -22,10 +28,37 @@ export interface Location {
 }
 
 /** The envelope at `key`, parsed (not verified); undefined when there is no object. */
-export async function readStoredManifest(s3: S3Client, at: Location): Promise<(StoredManifest & { readonly etag?: string | undefined; readonly bytes: Buffer }) | undefined> {
+export async function readStoredManifest(s3: S3Client, at: Location): Promise<ReadManifest | undefined> {
   const got = await getObjectIfChanged(s3, { ...at, maxBytes: DEFAULT_MAX_ENVELOPE_BYTES });
   if (got.status !== 'ok') return undefined;
   return { key: at.key, etag: got.etag, bytes: got.body, ...decodeStored(got.body, `s3://${at.bucket}/${at.key}`) };
+}
+
+/** Which channel a command acts on. */
+export interface ChannelAt extends Location {
+  readonly app: string;
+  readonly env: string;
+}
+
+/**
+ * The channel's envelope, for a command that acts on what it carries: HOIST_CHANNEL_NOT_FOUND
+ * when there is none, its message ending with `hint` (what the operator can do).
+ */
+export async function readChannel(s3: S3Client, at: ChannelAt, hint: string): Promise<ReadManifest> {
+  const stored = await readStoredManifest(s3, at);
+  if (stored === undefined) {
+    throw new HoistError('HOIST_CHANNEL_NOT_FOUND', `no release is published for ${at.app}/${at.env} (s3://${at.bucket}/${at.key} does not exist); ${hint}`);
+  }
+  return stored;
+}
+
+/** The channel's manifest when it is a release of `at.app`/`at.env`; HOIST_MANIFEST_MISMATCH, ending with `hint`, otherwise. */
+export function channelRelease(stored: StoredManifest, at: ChannelAt, hint: string): ReleaseManifest {
+  const m = stored.manifest;
+  if (m.kind !== 'release' || m.app !== at.app || m.env !== at.env) {
+    throw new HoistError('HOIST_MANIFEST_MISMATCH', `s3://${at.bucket}/${at.key} holds a ${m.kind} manifest for ${m.app}/${m.env}, not a release for ${at.app}/${at.env}; ${hint}`);
+  }
+  return m;
 }
 
 /** Parses envelope bytes and the manifest they carry; errors name where the bytes came from. */

@@ -13,7 +13,7 @@ import { keyIdOf } from '../../crypto/keys.ts';
 import { addSignature, serializeEnvelope } from '../../dsse/envelope.ts';
 import { HoistError } from '../../errors.ts';
 import { approvalStatement, signApproval } from '../../evidence/approvals.ts';
-import { readStoredManifest, writeEnvelope } from '../../publish/envelope-io.ts';
+import { channelRelease, readChannel, writeEnvelope } from '../../publish/envelope-io.ts';
 import { addWriteOptions, keysOf, looseKeyOption, withAws, type BucketOptions, type NotifyOptions } from '../../publish/options.ts';
 import { describeStatus, loadSigner, signatureStatus } from '../../publish/signer.ts';
 import { reportWritten } from '../written.ts';
@@ -55,14 +55,9 @@ async function approve(opts: ApproveOptions): Promise<void> {
   const keys = keysOf(opts);
   const channelKey = keys.channel(opts.app, opts.env);
   await withAws(opts, async (clients) => {
-    const stored = await readStoredManifest(clients.s3, { bucket: opts.bucket, key: channelKey });
-    if (stored === undefined) {
-      throw new HoistError('HOIST_CHANNEL_NOT_FOUND', `no release is published for ${opts.app}/${opts.env} (s3://${opts.bucket}/${channelKey} does not exist); publish one first (\`hoist publish\`) or check --app, --env, --bucket and --prefix`);
-    }
-    const m = stored.manifest;
-    if (m.kind !== 'release' || m.app !== opts.app || m.env !== opts.env) {
-      throw new HoistError('HOIST_MANIFEST_MISMATCH', `s3://${opts.bucket}/${channelKey} holds a ${m.kind} manifest for ${m.app}/${m.env}, not a release for ${opts.app}/${opts.env}; investigate who wrote it, and publish again`);
-    }
+    const at = { bucket: opts.bucket, key: channelKey, app: opts.app, env: opts.env };
+    const stored = await readChannel(clients.s3, at, 'publish one first (`hoist publish`) or check --app, --env, --bucket and --prefix');
+    const m = channelRelease(stored, at, 'investigate who wrote it, and publish again');
     if (opts.expectVersion !== undefined && m.version !== opts.expectVersion) {
       throw new HoistError('HOIST_MANIFEST_MISMATCH', `the channel now carries ${m.version}, not ${opts.expectVersion}; review ${m.version} before approving it`);
     }

@@ -13,7 +13,7 @@ import { serializeEnvelope } from '../../dsse/envelope.ts';
 import { HoistError } from '../../errors.ts';
 import { artifactExtension } from '../../manifest/schema.ts';
 import { copyArtifact } from '../../publish/copy-artifact.ts';
-import { readStoredManifest } from '../../publish/envelope-io.ts';
+import { readChannel } from '../../publish/envelope-io.ts';
 import {
   addRolloutOptions,
   addSigningKeyOptions,
@@ -96,8 +96,7 @@ async function promote(opts: PromoteOptions): Promise<void> {
   const sourceKey = keys.channel(opts.app, opts.from);
   const targetBucket = opts.toBucket ?? opts.bucket;
   await withAws(opts, async (clients) => {
-    const stored = await readStoredManifest(clients.s3, { bucket: opts.bucket, key: sourceKey });
-    if (stored === undefined) throw new HoistError('HOIST_CHANNEL_NOT_FOUND', `no release is published for ${opts.app}/${opts.from} (s3://${opts.bucket}/${sourceKey} does not exist); nothing to promote`);
+    const stored = await readChannel(clients.s3, { bucket: opts.bucket, key: sourceKey, app: opts.app, env: opts.from }, 'nothing to promote');
     // verified exactly as an agent of --from verifies it: signatures, threshold, validity
     const verified = verifyEnvelope(stored.bytes, policy, now, { app: opts.app, env: opts.from, kind: 'release' });
     const source = verified.manifest;

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { decodePayload, serializeEnvelope } from '../../dsse/envelope.ts';
 import { pae } from '../../dsse/pae.ts';
 import { HoistError } from '../../errors.ts';
-import { readStoredManifest, type StoredManifest } from '../../publish/envelope-io.ts';
+import { channelRelease, readChannel, type StoredManifest } from '../../publish/envelope-io.ts';
 import { addAppEnvOptions, addSigningKeyOptions, addTrustOption, addWriteOptions, defaultBy, keysOf, parseExpires, withAws, type AppEnvOptions, type BucketOptions, type NotifyOptions } from '../../publish/options.ts';
 import { planRenewal } from '../../publish/plan.ts';
 import { writeRelease } from '../../publish/release.ts';
@@ -52,14 +52,9 @@ async function renew(opts: RenewOptions): Promise<void> {
   const keys = keysOf(opts);
   const channelKey = keys.channel(opts.app, opts.env);
   await withAws(opts, async (clients) => {
-    const stored = await readStoredManifest(clients.s3, { bucket: opts.bucket, key: channelKey });
-    if (stored === undefined) {
-      throw new HoistError('HOIST_CHANNEL_NOT_FOUND', `no release is published for ${opts.app}/${opts.env} (s3://${opts.bucket}/${channelKey} does not exist); there is nothing to renew — check --app, --env, --bucket and --prefix`);
-    }
-    const current = stored.manifest;
-    if (current.kind !== 'release' || current.app !== opts.app || current.env !== opts.env) {
-      throw new HoistError('HOIST_MANIFEST_MISMATCH', `s3://${opts.bucket}/${channelKey} holds a ${current.kind} manifest for ${current.app}/${current.env}, not a release for ${opts.app}/${opts.env}; investigate who wrote it`);
-    }
+    const at = { bucket: opts.bucket, key: channelKey, app: opts.app, env: opts.env };
+    const stored = await readChannel(clients.s3, at, 'there is nothing to renew — check --app, --env, --bucket and --prefix');
+    const current = channelRelease(stored, at, 'investigate who wrote it');
     const now = new Date();
     const left = current.expiresAt === undefined ? Number.POSITIVE_INFINITY : Date.parse(current.expiresAt) - now.getTime();
     if (withinMs !== undefined && left > withinMs) {

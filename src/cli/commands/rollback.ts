@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { serializeEnvelope } from '../../dsse/envelope.ts';
 import { HoistError, toHoistError } from '../../errors.ts';
 import type { ReleaseManifest } from '../../manifest/schema.ts';
-import { readStoredManifest } from '../../publish/envelope-io.ts';
+import { readChannel } from '../../publish/envelope-io.ts';
 import { findInHistory, listHistory } from '../../publish/history.ts';
 import {
   defaultBy,
@@ -66,10 +66,7 @@ async function rollback(opts: RollbackOptions): Promise<void> {
   const keys = keysOf(opts);
   const channelKey = keys.channel(opts.app, opts.env);
   await withAws(opts, async (clients) => {
-    const current = await readStoredManifest(clients.s3, { bucket: opts.bucket, key: channelKey });
-    if (current === undefined) {
-      throw new HoistError('HOIST_CHANNEL_NOT_FOUND', `no release is published for ${opts.app}/${opts.env} (s3://${opts.bucket}/${channelKey} does not exist); there is nothing to roll back — check --app, --env, --bucket and --prefix`);
-    }
+    const current = await readChannel(clients.s3, { bucket: opts.bucket, key: channelKey, app: opts.app, env: opts.env }, 'there is nothing to roll back — check --app, --env, --bucket and --prefix');
     const currentRelease = current.manifest.kind === 'release' ? current.manifest : undefined;
     const history = await listHistory(clients.s3, { bucket: opts.bucket, prefix: keys.historyPrefix(opts.app, opts.env) });
     const target = await findInHistory(clients.s3, rollbackMatcher(currentRelease, opts.to), {

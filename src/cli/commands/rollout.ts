@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { HoistError } from '../../errors.ts';
 import { fetchReports } from '../../fleet/fetch.ts';
 import { readEvents } from '../../evidence/read.ts';
-import { readStoredManifest } from '../../publish/envelope-io.ts';
+import { readChannel } from '../../publish/envelope-io.ts';
 import { addReadOptions, addTrustOption, keysOf, withAws, type AppEnvOptions, type BucketOptions } from '../../publish/options.ts';
 import { describeStatus, signatureStatus } from '../../publish/signer.ts';
 import { PROGRESS_OUTCOMES, rolloutProgress, type RolloutProgress } from '../../rollout/progress.ts';
@@ -45,8 +45,7 @@ async function rolloutStatus(opts: RolloutStatusOptions): Promise<void> {
   const channelKey = keys.channel(opts.app, opts.env);
   const now = Date.now();
   const read = await withAws(opts, async (clients) => {
-    const stored = await readStoredManifest(clients.s3, { bucket: opts.bucket, key: channelKey });
-    if (stored === undefined) throw new HoistError('HOIST_CHANNEL_NOT_FOUND', `no release is published for ${opts.app}/${opts.env} (s3://${opts.bucket}/${channelKey} does not exist); check --app, --env, --bucket and --prefix`);
+    const stored = await readChannel(clients.s3, { bucket: opts.bucket, key: channelKey, app: opts.app, env: opts.env }, 'check --app, --env, --bucket and --prefix');
     const m = stored.manifest;
     if (m.kind !== 'release') throw new HoistError('HOIST_MANIFEST_MISMATCH', `s3://${opts.bucket}/${channelKey} holds a ${m.kind} manifest, not a release; investigate who wrote it`);
     const [reports, events] = await Promise.all([
