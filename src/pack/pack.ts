@@ -14,21 +14,20 @@
  * executable has written them there itself), which is flushed to disk and then renamed into place.
  */
 
-import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { closeSync, createWriteStream, fsyncSync, openSync, readSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, createWriteStream, fsyncSync, openSync } from 'node:fs';
 import { lstat, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Duplex } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { HoistError, isHoistError } from '../errors.ts';
+import { hashFile } from '../fetch/hash-file.ts';
 import { createCompressor, portableGzipHeader } from './compress.ts';
 import type { ZstdEngine } from '../unpack/decompress.ts';
 import { writeTar } from './tar-writer.ts';
 
 export type ArchiveFormat = 'tar+gzip' | 'tar+zstd';
 
-/** Reads of the finished archive when it is hashed after the `zstd` executable wrote it. */
-const HASH_CHUNK_BYTES = 1024 * 1024;
 
 export interface PackOptions {
   /** zstd instead of gzip. */
@@ -78,7 +77,7 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
     throw new HoistError('HOIST_PACK_FAILED', `${root} is not a directory; give hoist pack the release directory`);
   }
 
-  const hash = createHash('sha256');
+  let hash = createHash('sha256');
   let size = 0;
   const measure = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -113,7 +112,7 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
     stream.end();
     await written;
     if (fd !== undefined) {
-      size = hashFile(fd, hash);
+      ({ hash, size } = await hashFile(temp, signal));
       fsyncSync(fd);
       closeSync(fd);
       fd = undefined;
@@ -128,17 +127,6 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
     throw wrapPackError(cause, `cannot pack ${root} into ${outFile}`);
   }
   return { sha256: hash.digest('hex'), size, entries, format };
-}
-
-/** Feeds the whole file behind `fd` to `hash`; returns its size. */
-function hashFile(fd: number, hash: Hash): number {
-  const buf = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
-  let position = 0;
-  for (let n = readSync(fd, buf, 0, buf.length, position); n > 0; n = readSync(fd, buf, 0, buf.length, position)) {
-    hash.update(buf.subarray(0, n));
-    position += n;
-  }
-  return position;
 }
 
 function wrapPackError(cause: unknown, what: string): HoistError {
