@@ -34,7 +34,6 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Parser, type ReadEntry } from 'tar';
 import { parse, stringify } from 'yaml';
 import { packDirectory } from '../src/pack/pack.ts';
 import { BUCKET, type Artifact } from '../test/helpers/harness.ts';
@@ -43,6 +42,7 @@ import { createRig, enableMetrics, sequenceOf, type Rig } from './lib/agent-rig.
 import type { Bench, BenchContext } from './lib/context.ts';
 import { figure, type Figure } from './lib/figures.ts';
 import { exec, median, timed } from './lib/measure.ts';
+import { parseToNothing } from './lib/read-floor.ts';
 import { generateTree } from './lib/tree.ts';
 
 const HEALTH = { http: undefined, command: 'true', interval: '50ms', successThreshold: 1, startPeriod: '60s', bake: '0s' };
@@ -90,21 +90,6 @@ async function changeFiles(root: string, files: readonly string[], share: number
 /** Decodes a gzip file with node:zlib (the unpack's chunk sizes) and drops the output. */
 async function gunzipToNothing(file: string): Promise<void> {
   await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), createGunzip({ chunkSize: 512 * 1024 }), new Writable({ write: (_chunk, _encoding, done) => done() }));
-}
-
-/** Decodes a gzip file and parses its tar with node-tar's Parser as the unpack does (strict), writing nothing. */
-async function parseToNothing(file: string): Promise<void> {
-  const parser = new Parser({ strict: true });
-  parser.on('entry', (entry: ReadEntry) => entry.resume());
-  const ended = new Promise<void>((resolve, reject) => {
-    parser.on('end', resolve);
-    parser.on('error', reject);
-  });
-  await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), createGunzip({ chunkSize: 512 * 1024 }), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) parser.write(chunk);
-    parser.end();
-  });
-  await ended;
 }
 
 /** KiB allocated (st_blocks) to what `find DIR <tests>` lists. */
@@ -291,7 +276,7 @@ export const dedup: Bench = {
       for (let i = 0; i < rounds; i++) {
         floors.decode.push((await timed(() => exec('sh', ['-c', 'gzip -dc "$1" > /dev/null', 'sh', last.file]))).ms);
         floors.gunzip.push((await timed(() => gunzipToNothing(last.file))).ms);
-        floors.parse.push((await timed(() => parseToNothing(last.file))).ms);
+        floors.parse.push((await timed(() => parseToNothing(last.file, 'tar+gzip'))).ms);
         const out = path.join(ctx.work, `gnu-tar-${i}`);
         await mkdir(out);
         await exec('sync', []);

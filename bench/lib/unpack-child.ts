@@ -15,16 +15,15 @@
  * (every thread, so the libuv pool doing zlib and fs work is counted) and of the children it
  * waited for (the `zstd` executable that decodes), as GNU tar's figure counts its compressor.
  */
-import { createReadStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
-import { Parser, x, type ReadEntry } from 'tar';
+import { x } from 'tar';
 import { downloadArtifact } from '../../src/fetch/download.ts';
 import type { ArtifactFormat } from '../../src/fetch/download.ts';
-import { createDecompressor } from '../../src/unpack/decompress.ts';
 import { DEFAULT_UNPACK_LIMITS, unpackArchive } from '../../src/unpack/unpack.ts';
+import { decodeToNothing, parseToNothing } from './read-floor.ts';
 
 interface Args {
   readonly endpoint?: string;
@@ -67,22 +66,10 @@ if (mode === 'deploy') {
   await x({ file: args.file ?? '', cwd: dest });
   lap('unpack');
 } else if (mode === 'decode') {
-  await pipeline(createReadStream(args.file ?? '', { highWaterMark: 1024 * 1024 }), createDecompressor(args.format ?? 'tar+gzip'), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) void chunk;
-  });
+  await decodeToNothing(args.file ?? '', args.format ?? 'tar+gzip');
   lap('unpack');
 } else if (mode === 'parse') {
-  const parser = new Parser({ strict: true });
-  parser.on('entry', (entry: ReadEntry) => entry.resume());
-  const ended = new Promise<void>((resolve, reject) => {
-    parser.on('end', resolve);
-    parser.on('error', reject);
-  });
-  await pipeline(createReadStream(args.file ?? '', { highWaterMark: 1024 * 1024 }), createDecompressor(args.format ?? 'tar+gzip'), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) parser.write(chunk);
-    parser.end();
-  });
-  await ended;
+  await parseToNothing(args.file ?? '', args.format ?? 'tar+gzip');
   lap('unpack');
 } else {
   throw new Error(`unknown mode ${mode ?? ''}`);
