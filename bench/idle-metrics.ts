@@ -20,23 +20,11 @@ import { RUNTIME_FLAGS } from '../src/cli/defaults.ts';
 import { bundle } from '../scripts/package.ts';
 import { idleOptionsFromEnv, measureIdle } from './idle.ts';
 import type { Bench } from './lib/context.ts';
-import { figure, type Figure } from './lib/figures.ts';
+import { baselineOf, figure, valueOf as value, type Figure } from './lib/figures.ts';
 import { MiB, sampleProcess, threadCpu } from './lib/measure.ts';
 
 const SCRAPE_SECONDS = 15;
 const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'metrics-probe.js');
-
-function value(figures: readonly Figure[], name: string): number {
-  const f = figures.find((x) => x.name === name);
-  if (f === undefined) throw new Error(`figure ${name} missing`);
-  return f.value;
-}
-
-function baselineOf(figures: readonly Figure[], name: string): number {
-  const f = figures.find((x) => x.name === name);
-  if (f?.baseline === undefined) throw new Error(`baseline of ${name} missing`);
-  return f.baseline;
-}
 
 export const idleMetrics: Bench = {
   name: 'idle-metrics',

@@ -39,7 +39,7 @@ import { s3Keys } from '../src/aws/keys.ts';
 import { parseDuration } from '../src/util/units.ts';
 import { createRig, enableMetrics, settled, type AgentEntry, type Rig } from './lib/agent-rig.ts';
 import type { Bench } from './lib/context.ts';
-import { figure, type Figure } from './lib/figures.ts';
+import { figure, valueOf, type Figure } from './lib/figures.ts';
 import { MiB, residentByMapping, sampleProcess, threadCpu } from './lib/measure.ts';
 
 const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'mem-probe.js');
@@ -338,8 +338,8 @@ export const idle: Bench = {
       measureIdle({ ...base, work: path.join(ctx.work, 'plain') }),
       measureIdle({ ...base, work: path.join(ctx.work, 'metrics'), metrics: { scrapeSeconds: 15 }, log: (m) => ctx.log(`with metrics: ${m}`) }),
     ]);
-    const pick = (name: string): number => withMetrics.figures.find((f) => f.name === name)?.value ?? Number.NaN;
-    const plainValue = (name: string): number => plain.figures.find((f) => f.name === name)?.value ?? Number.NaN;
+    const pick = (name: string): number => valueOf(withMetrics.figures, name);
+    const plainValue = (name: string): number => valueOf(plain.figures, name);
     return [
       ...plain.figures,
       figure('idle.requests_per_hour_with_metrics', pick('idle.requests_per_hour'), '/h', {

@@ -29,6 +29,20 @@ export function figure(name: string, value: number, unit: string, extra: { basel
   };
 }
 
+/** The value of the figure called `name` among `figures`; throws when there is none. */
+export function valueOf(figures: readonly Figure[], name: string): number {
+  const f = figures.find((x) => x.name === name);
+  if (f === undefined) throw new Error(`figure ${name} missing`);
+  return f.value;
+}
+
+/** The baseline of the figure called `name`; throws when it has none. */
+export function baselineOf(figures: readonly Figure[], name: string): number {
+  const f = figures.find((x) => x.name === name);
+  if (f?.baseline === undefined) throw new Error(`baseline of ${name} missing`);
+  return f.baseline;
+}
+
 export function round(n: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
