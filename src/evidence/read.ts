@@ -89,11 +89,14 @@ export async function readEvents(s3: S3Client, at: { bucket: string; keys: S3Key
     const rest = item.key.slice(base.length).split('/');
     if (rest.length !== 3 || !/^\d{1,16}$/.test(rest[0] ?? '')) continue;
     const sequence = Number(rest[0]);
-    const at = parseEventKey(`${base}${rest[0] ?? ''}/`, item.key);
-    if (at === undefined) continue;
-    const outcomes = out.get(sequence) ?? new Map<string, Array<{ host: string; at: number | null }>>();
-    outcomes.set(at.outcome, [...(outcomes.get(at.outcome) ?? []), { host: at.host, at: item.lastModified?.getTime() ?? null }]);
-    out.set(sequence, outcomes);
+    const event = parseEventKey(`${base}${rest[0] ?? ''}/`, item.key);
+    if (event === undefined) continue;
+    let outcomes = out.get(sequence);
+    if (outcomes === undefined) out.set(sequence, (outcomes = new Map<string, Array<{ host: string; at: number | null }>>()));
+    let hosts = outcomes.get(event.outcome);
+    if (hosts === undefined) outcomes.set(event.outcome, (hosts = []));
+    // appended in place: a fleet of thousands of hosts is one list per outcome, not a copy per host
+    hosts.push({ host: event.host, at: item.lastModified?.getTime() ?? null });
   }
   return out;
 }
