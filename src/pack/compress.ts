@@ -9,7 +9,7 @@
  *
  * The `zstd` executable writes the archive's temp file itself (its stdout is that file), so the
  * compressed bytes do not come back through this process; pack.ts hashes the file once it is
- * complete. Measured on the 5,000-file bench tree: 0.15 s less CPU of about 1 s.
+ * complete. Measured on the 5,000-file bench tree: 0.90 -> 0.82 s of CPU for the whole pack.
  *
  * Output buffers of 256 KiB: compressing one 1 MiB input buffer is then one job on the pool for
  * zstd and one or two for gzip (text compresses 3-4x). With Node's default of 16 KiB the pool
