@@ -129,38 +129,32 @@ function toTarget(m: ManifestView): Target | undefined {
  * (unless its manifest says to retry it, once), or outside the activation window.
  */
 export function decide(input: DecideInput): Decision {
-  let target: Target | undefined;
   const pin = input.pin !== undefined && pinApplies(input.pin, input.hostId) ? input.pin : undefined;
-  if (pin !== undefined && pin.artifact !== null) {
-    target = toTarget(pin);
-  } else if (input.release !== undefined) {
-    const release = input.release;
-    const offered = toTarget(release);
-    // what already runs needs no schedule: a host of a later step that runs it desires it
-    if (offered !== undefined && offered.artifact.sha256 === input.currentSha256) {
-      return { action: 'none', reason: `${offered.version} already runs`, target: offered, desired: offered };
-    }
+  // a pin with an artifact wins; an unpin (artifact null) leaves the channel release in charge
+  const release = pin !== undefined && pin.artifact !== null ? undefined : input.release;
+  const target = release === undefined ? (pin === undefined ? undefined : toTarget(pin)) : toTarget(release);
+  // what already runs needs no schedule: a host of a later step that runs it desires it
+  if (target !== undefined && target.artifact.sha256 === input.currentSha256) {
+    return { action: 'none', reason: `${target.version} already runs`, target, desired: target };
+  }
+  if (release !== undefined) {
     const schedule = scheduleOf(release.rollout, Date.parse(release.issuedAt ?? '') || 0);
     const place = placement(schedule, cohortValue(input.hostId, input.app, input.env), input.now);
     if (place.kind === 'outside') {
       const message = schedule.kind === 'percent' ? `not in the ${schedule.percent}% rollout cohort` : `not in any step of the rollout (it stops at ${place.reach}%)`;
-      return { action: 'none', reason: message, ...(offered === undefined ? {} : { target: offered, skip: { reason: 'cohort', message } }) };
+      return { action: 'none', reason: message, ...(target === undefined ? {} : { target, skip: { reason: 'cohort', message } }) };
     }
     if (place.kind === 'later') {
       const eligibleAt = new Date(place.eligibleAt).toISOString();
       const message = `rollout step ${place.step.index + 1} (${place.step.percent}%) reaches this host at ${eligibleAt}`;
-      return { action: 'none', reason: message, ...(offered === undefined ? {} : { target: offered, skip: { reason: 'step', message, eligibleAt } }) };
+      return { action: 'none', reason: message, ...(target === undefined ? {} : { target, skip: { reason: 'step', message, eligibleAt } }) };
     }
-    if (offered !== undefined && input.haltedSequence === offered.sequence) {
-      const message = `the rollout of ${offered.version} (sequence ${offered.sequence}) is halted: it reached its failure limit across the fleet; a new manifest (a fix, or hoist rollback) resumes`;
-      return { action: 'none', reason: message, target: offered, desired: offered, skip: { reason: 'halted', message } };
+    if (target !== undefined && input.haltedSequence === target.sequence) {
+      const message = `the rollout of ${target.version} (sequence ${target.sequence}) is halted: it reached its failure limit across the fleet; a new manifest (a fix, or hoist rollback) resumes`;
+      return { action: 'none', reason: message, target, desired: target, skip: { reason: 'halted', message } };
     }
-    target = offered;
   }
   if (target === undefined) return { action: 'none', reason: 'no release published for this app and env' };
-  if (target.artifact.sha256 === input.currentSha256) {
-    return { action: 'none', reason: `${target.version} already runs`, target, desired: target };
-  }
   let retry = false;
   if (input.failed.includes(target.artifact.sha256)) {
     const retriedAlready = input.retried?.sha256 === target.artifact.sha256 && input.retried.sequence === target.sequence;
