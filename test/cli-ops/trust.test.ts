@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { stringify } from 'yaml';
+import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { BUCKET, createHarness, HOIST_BIN, run, type Harness } from '../helpers/harness.ts';
 import { assertCode, CREDS, getText, listAll, ops, readManifest } from './ops.ts';
 
@@ -132,6 +133,25 @@ test('trust publish checks both root thresholds before writing, numbers versions
   assertCode(await ops(h, ['trust', 'publish', '--key', roots.key('root2')]), 2, 'HOIST_USAGE');
   assertCode(await ops(h, ['trust', 'publish', rotate]), 2, 'HOIST_USAGE');
   assertCode(await ops(h, ['trust', 'show', '--trust', h.keyPaths.ci?.pub ?? '']), 2, 'HOIST_CONFIG_INVALID');
+});
+
+test('a trust publish that loses the race for its version (S3 answers 412 to the history copy) is HOIST_TRUST_CONFLICT, and root.json is not written', async () => {
+  await using h = await createHarness();
+  const roots = await keygenRoots(h);
+  const hostTrust = await writeHostTrust(h, roots);
+  const policy = await writePolicy(h, roots, 'policy-1', ['bob']);
+  // fauxqs has no conditional writes: the proxy answers the If-None-Match PUT as S3 does when
+  // another publisher wrote trust/history/1.json between this one's check and its write
+  await using proxy = await startFaultProxy(h.aws.endpoint);
+  proxy.failNext(1, 412, (req) => req.method === 'PUT' && req.url.includes('trust/history/1.json'));
+  const raced = await run(
+    [HOIST_BIN, 'trust', 'publish', policy, '--key', roots.key('root1'), '--key', roots.key('root3'), '--trust', hostTrust, '--bucket', BUCKET, '--endpoint', proxy.url, '--region', 'us-east-1'],
+    { env: CREDS },
+  );
+  assertCode(raced, 1, 'HOIST_TRUST_CONFLICT');
+  assert.match(raced.stderr, /another trust document version 1 was written to s3:\/\/[^ ]+\/trust\/history\/1\.json meanwhile; check it \(`hoist trust show`\)/);
+  assert.equal(proxy.requests.filter((r) => r.fault === 'fail').length, 1, 'the 412 was the proxy\'s');
+  assert.deepEqual(await listAll(h, 'trust/'), [], 'root.json is not written after a lost race');
 });
 
 test('offline signing in steps: dry-run payload, hoist sign (kind trust) and --add-to, publish --envelope; verify accepts it', async () => {

@@ -56,6 +56,7 @@ const ERROR_NAMES: Record<number, string> = {
   403: 'AccessDenied',
   404: 'NoSuchKey',
   408: 'RequestTimeout',
+  412: 'PreconditionFailed',
   429: 'SlowDown',
   500: 'InternalError',
   503: 'SlowDown',

@@ -5,7 +5,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Keys } from '../../aws/keys.ts';
-import { getObjectBytes, listKeys, putObjectBytes } from '../../aws/object-store.ts';
+import { getObjectBytes, listKeys, putObjectBytes, putObjectOnce } from '../../aws/object-store.ts';
 import { HoistError, isHoistError } from '../../errors.ts';
 import { readTrustEnvelope, type TrustEnvelope } from './accept.ts';
 
@@ -74,12 +74,9 @@ export async function writeTrustDocument(s3: S3Client, at: { bucket: string; key
     }
   } else {
     // Written once: S3 refuses (412) when another publisher wrote this version since the check.
-    await putObjectBytes(s3, { bucket, key: historyKey, body: text, contentType: 'application/json', signal, ifNoneMatch: '*' }).catch((error: unknown) => {
-      if (isHoistError(error) && error.details?.httpStatus === 412) {
-        throw new HoistError('HOIST_TRUST_CONFLICT', `another trust document version ${version} was written to s3://${bucket}/${historyKey} meanwhile; check it (\`hoist trust show\`) and publish your change as the next version`, { cause: error, details: { key: historyKey, version } });
-      }
-      throw error;
-    });
+    if ((await putObjectOnce(s3, { bucket, key: historyKey, body: text, contentType: 'application/json', signal })) === 'exists') {
+      throw new HoistError('HOIST_TRUST_CONFLICT', `another trust document version ${version} was written to s3://${bucket}/${historyKey} meanwhile; check it (\`hoist trust show\`) and publish your change as the next version`, { details: { key: historyKey, version } });
+    }
     written.push(historyKey);
   }
   await putObjectBytes(s3, { bucket, key: keys.trustRoot(), body: text, contentType: 'application/json', signal });
