@@ -5,9 +5,8 @@
  * envelope is verified exactly as an agent verifies it, and history signatures are checked one
  * by one so old (expired) entries still name their signers.
  */
-import { verify as verifySignature, type KeyObject } from 'node:crypto';
 import { checkEnvelopeShape, decodePayload, type Envelope } from '../dsse/envelope.ts';
-import { pae } from '../dsse/pae.ts';
+import { pae, signatureVerifies } from '../dsse/pae.ts';
 import { isHoistError } from '../errors.ts';
 import { keyById, signerNames, type TrustPolicy } from '../trust/policy.ts';
 import { verifyEnvelope } from '../trust/verify.ts';
@@ -146,14 +145,6 @@ export function signersOf(envelope: Envelope, policy: TrustPolicy | undefined): 
     out.push({ name, status: signatureVerifies(message, key.publicKey, sig) ? 'verified' : 'invalid' });
   }
   return out;
-}
-
-function signatureVerifies(message: Buffer, key: KeyObject, sig: string): boolean {
-  try {
-    return verifySignature(null, message, key, Buffer.from(sig, 'base64'));
-  } catch {
-    return false;
-  }
 }
 
 export const APPROVAL_PAYLOAD_TYPE = 'application/vnd.hoist.approval+json';

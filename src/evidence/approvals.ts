@@ -8,10 +8,10 @@
  *
  * Building and checking are pure; the dashboard reads the same statements (readApproval there).
  */
-import { verify as verifySignature, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { keyIdOf } from '../crypto/keys.ts';
 import { addSignature, decodePayload, type Envelope } from '../dsse/envelope.ts';
-import { pae } from '../dsse/pae.ts';
+import { pae, signatureVerifies } from '../dsse/pae.ts';
 import type { Manifest } from '../manifest/schema.ts';
 import { keyById, rolePolicy, signerNames, type TrustPolicy } from '../trust/policy.ts';
 import { APPROVAL_PAYLOAD_TYPE, approvalOf, readApproval, type Approval } from '../dashboard/manifest-view.ts';
@@ -73,16 +73,9 @@ export function roleSignatures(envelope: Envelope, scope: { readonly app: string
   for (const { keyid, sig } of envelope.signatures) {
     if (!rp.keyIds.has(keyid) || ids.has(keyid)) continue;
     const key = keyById(policy, keyid);
-    if (key !== undefined && verifies(message, key.publicKey, sig)) ids.add(keyid);
+    if (key !== undefined && signatureVerifies(message, key.publicKey, sig)) ids.add(keyid);
   }
   for (const a of approvals) if (a.status === 'verified' && a.keyId !== null && rp.keyIds.has(a.keyId)) ids.add(a.keyId);
   return { signers: signerNames(policy, ids), threshold: rp.threshold, complete: ids.size >= rp.threshold };
 }
 
-function verifies(message: Buffer, key: KeyObject, sig: string): boolean {
-  try {
-    return verifySignature(null, message, key, Buffer.from(sig, 'base64'));
-  } catch {
-    return false;
-  }
-}

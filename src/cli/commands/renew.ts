@@ -5,10 +5,10 @@
  * what the channel holds is genuine: fully signed under `--trust`, or, without one, signed by the
  * renewing key itself (a manifest planted in the bucket carries neither).
  */
-import { createPublicKey, verify as verifySignature } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import type { Command } from 'commander';
 import { decodePayload, serializeEnvelope } from '../../dsse/envelope.ts';
-import { pae } from '../../dsse/pae.ts';
+import { pae, signatureVerifies } from '../../dsse/pae.ts';
 import { HoistError } from '../../errors.ts';
 import { channelRelease, readChannel, type StoredManifest } from '../../publish/envelope-io.ts';
 import { addAppEnvOptions, addSigningKeyOptions, addTrustOption, addWriteOptions, defaultBy, keysOf, parseExpires, withAws, type AppEnvOptions, type BucketOptions, type NotifyOptions } from '../../publish/options.ts';
@@ -95,7 +95,7 @@ function checkGenuine(stored: StoredManifest, signer: Signer): void {
   }
   const message = pae(stored.envelope.payloadType, decodePayload(stored.envelope));
   const publicKey = createPublicKey(signer.key);
-  const own = stored.envelope.signatures.some((s) => s.keyid === signer.keyId && verifySignature(null, message, publicKey, Buffer.from(s.sig, 'base64')));
+  const own = stored.envelope.signatures.some((s) => s.keyid === signer.keyId && signatureVerifies(message, publicKey, s.sig));
   if (!own) {
     throw new HoistError('HOIST_SIGNATURE_UNTRUSTED', `the current release ${m.version} (sequence ${m.sequence}) carries no valid signature of this key (${signer.keyId.slice(0, 12)}…), so nothing shows it is genuine; pass --trust to renew a release signed by other trusted keys`);
   }
