@@ -4,7 +4,7 @@
  * file); it only feeds sequences and choices the operator then signs. `--trust` adds the check.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { getObjectIfChanged, putObjectBytes, putObjectOnce, type WriteCondition } from '../aws/object-store.ts';
+import { getObjectBytes, getObjectIfChanged, putObjectBytes, putObjectOnce, type WriteCondition } from '../aws/object-store.ts';
 import { decodePayload, parseEnvelope, serializeEnvelope, DEFAULT_MAX_ENVELOPE_BYTES, type Envelope } from '../dsse/envelope.ts';
 import { HoistError } from '../errors.ts';
 import { parseManifest, type Manifest, type ReleaseManifest } from '../manifest/schema.ts';
@@ -82,9 +82,8 @@ export function decodeStored(bytes: Uint8Array, source: string): { envelope: Env
 
 /** The sequence an existing object carries, tolerating garbage (it only raises the floor). */
 export async function readSequence(s3: S3Client, at: Location): Promise<number | undefined> {
-  const got = await getObjectIfChanged(s3, { ...at, maxBytes: DEFAULT_MAX_ENVELOPE_BYTES });
-  if (got.status !== 'ok') return undefined;
-  const bytes = got.body;
+  const bytes = await getObjectBytes(s3, { ...at, maxBytes: DEFAULT_MAX_ENVELOPE_BYTES });
+  if (bytes === undefined) return undefined;
   try {
     const payload = JSON.parse(decodePayload(parseEnvelope(bytes)).toString('utf8')) as unknown;
     const sequence = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>).sequence : undefined;
