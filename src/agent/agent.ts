@@ -460,7 +460,9 @@ export class Agent {
       let decision = decided;
       // past the trust document's expiry nothing is activated: the halt is not even read
       const expired = decided.action === 'deploy' ? this.#trust?.expired() : undefined;
-      if (decided.action === 'deploy' && expired === undefined && (options.force === true || Date.now() >= rt.retryAfter)) {
+      // read once: a backoff that ends while the halt is read must not let a deploy skip the check
+      const backingOff = options.force !== true && Date.now() < rt.retryAfter;
+      if (decided.action === 'deploy' && expired === undefined && !backingOff) {
         const gated = await gateOnHalt({ s3: this.#opts.s3, bucket: this.#bucket(), prefix: this.#prefix(), key, app: rt.config, release: rt.release, now, keeper: this.#keeper, events: this.#events, log: rt.log, signal: this.#drain.signal }, decided);
         if ('error' in gated) {
           rt.log.warn({ code: gated.error.code, err: gated.error.message }, `could not read the rollout's failure events; nothing is activated until they can be read: ${gated.error.message}`);
@@ -495,7 +497,7 @@ export class Agent {
         }
         return { key, outcome: 'refused', error: expired };
       }
-      if (!options.force && Date.now() < rt.retryAfter) return { key, outcome: 'wait' };
+      if (backingOff) return { key, outcome: 'wait' };
       const result = await deploy({
         app: rt.config,
         key,
